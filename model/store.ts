@@ -1,0 +1,47 @@
+// The read side of the telemetry store, as analyzers' callers, the API, the LLM tools and
+// the tuner see it. The store in agent/store implements this and TelemetrySink.
+
+import type { MetricPoint, Snapshot, Span } from './telemetry';
+
+export interface SpanQuery {
+  fromMs?: number; // spans starting at or after
+  toMs?: number; // spans starting before
+  service?: string;
+  instance?: string;
+  operation?: string;
+  traceId?: string;
+  onlyErrors?: boolean;
+  limit?: number;
+}
+
+export interface MetricQuery {
+  fromMs?: number;
+  toMs?: number;
+  name?: string;
+  service?: string;
+  instance?: string;
+  host?: string;
+  limit?: number;
+}
+
+export interface StoreStats {
+  spans: number;
+  metricPoints: number;
+  estimatedBytes: number;
+  budgetBytes: number;
+  windowMs: number;
+  oldestMs?: number;
+  newestMs?: number;
+  evictedSpans: number;
+  evictedMetricPoints: number;
+}
+
+export interface TelemetryReader {
+  /** Everything whose time falls in [fromMs, toMs). */
+  snapshot(fromMs: number, toMs: number): Snapshot;
+  querySpans(q: SpanQuery): Span[];
+  queryMetrics(q: MetricQuery): MetricPoint[];
+  /** Oldest and newest data time held, undefined when empty. */
+  timeRange(): { fromMs: number; toMs: number } | undefined;
+  stats(): StoreStats;
+}
