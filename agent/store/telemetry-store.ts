@@ -1,10 +1,12 @@
 // In-memory telemetry store: a time window of spans and metric points held in arrival-
-// ordered chunks within a memory budget. Eviction drops whole chunks, oldest first, so it
-// costs O(1) per chunk and memory stays bounded whatever arrives.
+// ordered chunks within a memory budget. Spans are held as columns (span-columns.ts, ~10x
+// smaller than objects). Eviction drops whole chunks, oldest first, so it costs O(1) per
+// chunk and memory stays bounded whatever arrives.
 
 import type { ConsumeResult, TelemetrySink } from '../../model/sink';
 import type { MetricQuery, SpanQuery, StoreStats, TelemetryReader } from '../../model/store';
-import type { Attributes, MetricPoint, Snapshot, Span } from '../../model/telemetry';
+import type { MetricPoint, Snapshot, Span } from '../../model/telemetry';
+import { type ParseCache, SpanColumns } from './span-columns';
 
 export interface TelemetryStoreOptions {
   /** How long data is kept, measured on data time against the newest item seen. */
@@ -21,74 +23,92 @@ export const DEFAULT_STORE_OPTIONS: TelemetryStoreOptions = {
   chunkSize: 4096,
 };
 
+/** What the series needs of a chunk, whether it holds objects or columns. */
 interface Chunk<T> {
-  items: T[];
+  readonly length: number;
+  readonly full: boolean;
+  readonly bytes: number;
   minMs: number;
   maxMs: number;
-  bytes: number;
+  push(item: T): void;
+  startOf(i: number): number;
 }
 
-// Rough per-object costs measured with process.memoryUsage() on Node 20 (V8 object header,
-// hidden class slots, string headers). They only need to be proportional, not exact.
-const SPAN_BASE_BYTES = 320;
-const METRIC_BASE_BYTES = 200;
+// Rough per-object costs measured on Node 20 (V8 object header, hidden-class slots, string
+// headers). They only need to be proportional: the budget is a bound, not an accounting.
+const METRIC_BASE_BYTES = 240;
 
-function attributesBytes(a: Attributes | Record<string, string>): number {
+function labelsBytes(a: Record<string, string>): number {
   let n = 0;
-  for (const k in a) {
-    const v = a[k];
-    n += 48 + k.length + (typeof v === 'string' ? v.length : 8);
-  }
+  for (const k in a) n += 48 + k.length + a[k].length;
   return n;
 }
 
-export function estimateSpanBytes(s: Span): number {
-  return SPAN_BASE_BYTES + s.name.length + s.statusMessage.length + attributesBytes(s.attributes) + attributesBytes(s.resource) / 8;
-}
-
 export function estimateMetricBytes(p: MetricPoint): number {
-  return METRIC_BASE_BYTES + p.name.length + attributesBytes(p.labels) + (p.bucketCounts ? p.bucketCounts.length * 16 : 0);
+  return METRIC_BASE_BYTES + p.name.length + labelsBytes(p.labels) + (p.bucketCounts ? p.bucketCounts.length * 16 : 0);
 }
 
-class ChunkedSeries<T> {
-  readonly chunks: Chunk<T>[] = [];
-  count = 0;
+/** Metric points are few next to spans (a scrape every few seconds): plain objects suffice. */
+class ObjectChunk implements Chunk<MetricPoint> {
+  readonly items: MetricPoint[] = [];
+  minMs = Infinity;
+  maxMs = -Infinity;
   bytes = 0;
+  constructor(private readonly capacity: number) {}
+  get length(): number {
+    return this.items.length;
+  }
+  get full(): boolean {
+    return this.items.length >= this.capacity;
+  }
+  push(p: MetricPoint): void {
+    this.items.push(p);
+    this.bytes += estimateMetricBytes(p);
+    if (p.timeMs < this.minMs) this.minMs = p.timeMs;
+    if (p.timeMs > this.maxMs) this.maxMs = p.timeMs;
+  }
+  startOf(i: number): number {
+    return this.items[i].timeMs;
+  }
+}
+
+/** Chunks in arrival order; eviction drops whole chunks, oldest first. */
+class ChunkedSeries<T, C extends Chunk<T>> {
+  readonly chunks: C[] = [];
+  count = 0;
   evicted = 0;
   newestMs = -Infinity;
+  private sealedBytes = 0;
 
-  constructor(
-    private readonly chunkSize: number,
-    private readonly timeOf: (item: T) => number,
-    private readonly sizeOf: (item: T) => number,
-  ) {}
+  constructor(private readonly newChunk: () => C) {}
+
+  get bytes(): number {
+    const open = this.chunks[this.chunks.length - 1];
+    return this.sealedBytes + (open ? open.bytes : 0);
+  }
 
   append(items: T[]): void {
     let chunk = this.chunks[this.chunks.length - 1];
     for (const item of items) {
-      if (!chunk || chunk.items.length >= this.chunkSize) {
-        chunk = { items: [], minMs: Infinity, maxMs: -Infinity, bytes: 0 };
+      if (!chunk || chunk.full) {
+        if (chunk) this.sealedBytes += chunk.bytes;
+        chunk = this.newChunk();
         this.chunks.push(chunk);
       }
-      const t = this.timeOf(item);
-      const b = this.sizeOf(item);
-      chunk.items.push(item);
-      if (t < chunk.minMs) chunk.minMs = t;
-      if (t > chunk.maxMs) chunk.maxMs = t;
-      if (t > this.newestMs) this.newestMs = t;
-      chunk.bytes += b;
-      this.bytes += b;
+      chunk.push(item);
       this.count++;
     }
+    if (chunk && chunk.maxMs > this.newestMs) this.newestMs = chunk.maxMs;
   }
 
   /** Drop the oldest chunk; returns false when nothing is left to drop. */
   evictOldest(): boolean {
     const c = this.chunks.shift();
     if (!c) return false;
-    this.bytes -= c.bytes;
-    this.count -= c.items.length;
-    this.evicted += c.items.length;
+    if (this.chunks.length > 0) this.sealedBytes -= c.bytes;
+    else this.sealedBytes = 0;
+    this.count -= c.length;
+    this.evicted += c.length;
     return true;
   }
 
@@ -97,12 +117,14 @@ class ChunkedSeries<T> {
     while (this.chunks.length > 1 && this.chunks[0].maxMs < cutoffMs) this.evictOldest();
   }
 
-  *inRange(fromMs: number, toMs: number): Generator<T> {
+  /** Calls visit(chunk, index) for every item whose time is in [fromMs, toMs) until it returns false. */
+  forEachInRange(fromMs: number, toMs: number, visit: (c: C, i: number) => boolean | void): void {
     for (const c of this.chunks) {
       if (c.maxMs < fromMs || c.minMs >= toMs) continue;
-      for (const item of c.items) {
-        const t = this.timeOf(item);
-        if (t >= fromMs && t < toMs) yield item;
+      const n = c.length;
+      for (let i = 0; i < n; i++) {
+        const t = c.startOf(i);
+        if (t >= fromMs && t < toMs && visit(c, i) === false) return;
       }
     }
   }
@@ -115,14 +137,15 @@ class ChunkedSeries<T> {
 }
 
 export class TelemetryStore implements TelemetrySink, TelemetryReader {
-  private readonly spans: ChunkedSeries<Span>;
-  private readonly metrics: ChunkedSeries<MetricPoint>;
+  private readonly spans: ChunkedSeries<Span, SpanColumns>;
+  private readonly metrics: ChunkedSeries<MetricPoint, ObjectChunk>;
   readonly options: Required<TelemetryStoreOptions>;
 
   constructor(options: Partial<TelemetryStoreOptions> = {}) {
     this.options = { ...DEFAULT_STORE_OPTIONS, ...options } as Required<TelemetryStoreOptions>;
-    this.spans = new ChunkedSeries<Span>(this.options.chunkSize, (s) => s.startMs, estimateSpanBytes);
-    this.metrics = new ChunkedSeries<MetricPoint>(this.options.chunkSize, (p) => p.timeMs, estimateMetricBytes);
+    const size = this.options.chunkSize;
+    this.spans = new ChunkedSeries<Span, SpanColumns>(() => new SpanColumns(size));
+    this.metrics = new ChunkedSeries<MetricPoint, ObjectChunk>(() => new ObjectChunk(size));
   }
 
   consumeSpans(spans: Span[]): ConsumeResult {
@@ -158,40 +181,42 @@ export class TelemetryStore implements TelemetrySink, TelemetryReader {
   }
 
   snapshot(fromMs: number, toMs: number): Snapshot {
-    return {
-      fromMs,
-      toMs,
-      spans: Array.from(this.spans.inRange(fromMs, toMs)),
-      metrics: Array.from(this.metrics.inRange(fromMs, toMs)),
-    };
+    return { fromMs, toMs, spans: this.querySpans({ fromMs, toMs }), metrics: this.queryMetrics({ fromMs, toMs }) };
   }
 
   querySpans(q: SpanQuery): Span[] {
     const out: Span[] = [];
     const limit = q.limit ?? Infinity;
-    for (const s of this.spans.inRange(q.fromMs ?? -Infinity, q.toMs ?? Infinity)) {
-      if (q.traceId !== undefined && s.traceId !== q.traceId) continue;
-      if (q.service !== undefined && s.service !== q.service) continue;
-      if (q.instance !== undefined && s.instance !== q.instance) continue;
-      if (q.operation !== undefined && s.name !== q.operation) continue;
-      if (q.onlyErrors && s.status !== 2) continue;
-      out.push(s);
-      if (out.length >= limit) break;
-    }
+    let cacheOf: SpanColumns | undefined;
+    let cache: ParseCache | undefined;
+    this.spans.forEachInRange(q.fromMs ?? -Infinity, q.toMs ?? Infinity, (c, i) => {
+      if (q.traceId !== undefined && c.traceIdOf(i) !== q.traceId) return;
+      if (q.service !== undefined && c.serviceOf(i) !== q.service) return;
+      if (q.instance !== undefined && c.instanceOf(i) !== q.instance) return;
+      if (q.operation !== undefined && c.nameOf(i) !== q.operation) return;
+      if (q.onlyErrors && c.statusOf(i) !== 2) return;
+      if (cacheOf !== c) {
+        cacheOf = c;
+        cache = c.newParseCache();
+      }
+      out.push(c.get(i, cache));
+      return out.length < limit;
+    });
     return out;
   }
 
   queryMetrics(q: MetricQuery): MetricPoint[] {
     const out: MetricPoint[] = [];
     const limit = q.limit ?? Infinity;
-    for (const p of this.metrics.inRange(q.fromMs ?? -Infinity, q.toMs ?? Infinity)) {
-      if (q.name !== undefined && p.name !== q.name) continue;
-      if (q.service !== undefined && p.service !== q.service) continue;
-      if (q.instance !== undefined && p.instance !== q.instance) continue;
-      if (q.host !== undefined && p.host !== q.host) continue;
+    this.metrics.forEachInRange(q.fromMs ?? -Infinity, q.toMs ?? Infinity, (c, i) => {
+      const p = c.items[i];
+      if (q.name !== undefined && p.name !== q.name) return;
+      if (q.service !== undefined && p.service !== q.service) return;
+      if (q.instance !== undefined && p.instance !== q.instance) return;
+      if (q.host !== undefined && p.host !== q.host) return;
       out.push(p);
-      if (out.length >= limit) break;
-    }
+      return out.length < limit;
+    });
     return out;
   }
 
