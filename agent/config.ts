@@ -50,8 +50,12 @@ export const ConfigSchema = z
           })
           .strict()
           .optional(),
-        /** Refuse new data (429/503 + Retry-After) above this much held + in-flight telemetry. */
-        memorySoftLimitMiB: z.number().positive().default(200),
+        /**
+         * Refuse new data (429/503 + Retry-After) while the process RSS is above this. The
+         * store keeps itself within store.budgetMiB by evicting; this limit is the safety net
+         * for what the budget does not see (decoding, GC lag), as the OTel memory_limiter is.
+         */
+        memorySoftLimitMiB: z.number().positive().default(512),
         maxInflightMiB: z.number().positive().default(64),
         retryAfterSeconds: z.number().int().positive().default(5),
       })
@@ -220,7 +224,7 @@ export function exampleConfigYaml(): string {
     '  http: { host: 127.0.0.1, port: 4318, maxBodyMiB: 8 }   # FAULTLINE_OTLP_HTTP_PORT',
     '  grpc: { enabled: true, host: 127.0.0.1, port: 4317 }   # FAULTLINE_OTLP_GRPC_PORT',
     '  # forward: { endpoint: http://collector:4318 }          # pass everything on upstream',
-    '  memorySoftLimitMiB: 200      # above this, refuse with 429/503 + Retry-After',
+    '  memorySoftLimitMiB: 512      # process RSS above this: refuse with 429/503 + Retry-After',
     'store: { windowMinutes: 15, budgetMiB: 160 }',
     'api: { host: 127.0.0.1, port: 7070 }   # token: FAULTLINE_TOKEN',
     'prometheus:',
