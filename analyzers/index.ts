@@ -1,0 +1,131 @@
+// The analyzers' public surface: pure functions over a Snapshot (model/telemetry.ts).
+//   diagnose        detection + localization + explanation -> Diagnosis
+//   detectAnomaly   cheap change detection (the live sidecar calls it every few seconds)
+//   buildServiceGraph, bucketedStats, selfTimes   graph and statistics for the API
+
+import type { AnomalyReport, Diagnosis, Evidence, RankedCause } from '../model/diagnosis';
+import type { Snapshot, Span } from '../model/telemetry';
+import { detectChange } from './detect';
+import { localize } from './localize';
+import type { ServiceScore } from './localize';
+import { scoreMetrics } from './metrics';
+import { buildSpanIndex, Interner } from './span-index';
+
+export { buildServiceGraph, bucketedStats } from './graph';
+export type { BucketedStats, BucketStats } from './graph';
+export { detectAnomaly } from './detect';
+
+export interface DiagnoseOptions {
+  id?: string;
+  nowMs?: number;
+  maxCauses?: number; // default 10
+}
+
+/** Self time of each span (duration minus the union of its children's intervals), same order. */
+export function selfTimes(spans: Span[]): Float64Array {
+  return buildSpanIndex(spans).self;
+}
+
+const nowMs = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+export function diagnose(snapshot: Snapshot, options: DiagnoseOptions = {}): Diagnosis {
+  const t0 = nowMs();
+  const maxCauses = options.maxCauses ?? 10;
+  const baseline = snapshot.baseline;
+  const hasBaseline = !!baseline && baseline.spans.length + baseline.metrics.length > 0;
+  const detection = detectChange(snapshot);
+  const anomaly: AnomalyReport = {
+    detected: detection.detected,
+    changeAtMs: detection.changeAtMs,
+    baselineSource: detection.baselineSource,
+    signals: detection.signals,
+  };
+  // Where "after" starts: the detected change; with a baseline and no detected change the
+  // whole window is compared with the baseline (a weak change may still localize).
+  const changeAtMs = detection.detected ? detection.changeAtMs! : hasBaseline ? -Infinity : undefined;
+
+  let causes: RankedCause[] = [];
+  let propagationPath: string[] = [];
+  if (changeAtMs !== undefined) {
+    const baseSpans = baseline?.spans ?? [];
+    const all = baseSpans.length ? baseSpans.concat(snapshot.spans) : snapshot.spans;
+    const idx = buildSpanIndex(all, { services: new Interner(), ops: new Interner() });
+    const phase = new Uint8Array(all.length);
+    for (let i = baseSpans.length; i < all.length; i++) phase[i] = idx.start[i] >= changeAtMs ? 1 : 0;
+    const metricScores = scoreMetrics(snapshot.metrics, hasBaseline && baseline!.metrics.length ? baseline!.metrics : undefined, changeAtMs);
+    const result = localize(idx, phase, metricScores);
+    const top = result.ranked.slice(0, maxCauses);
+    const total = top.slice(0, 3).reduce((s, c) => s + c.score, 0) || 1;
+    let evId = 0;
+    causes = top.map((c) => toCause(c, total, detection.detected, () => `ev-${++evId}`));
+    if (causes.length) propagationPath = result.pathOf(causes[0].service);
+  }
+  const analysisMs = nowMs() - t0;
+  const summary = summarize(anomaly, causes);
+  return {
+    id: options.id ?? `diag-${Math.round(snapshot.toMs)}`,
+    createdAtMs: options.nowMs ?? Date.now(),
+    window: { fromMs: snapshot.fromMs, toMs: snapshot.toMs },
+    anomaly,
+    causes,
+    propagationPath,
+    summary,
+    explanation: explain(anomaly, causes, propagationPath),
+    timing: { analysisMs, spans: snapshot.spans.length, metricPoints: snapshot.metrics.length },
+  };
+}
+
+function pick(m: Map<string, number>): string | undefined {
+  let best: string | undefined, bestV = 0;
+  for (const [k, v] of m) if (v > bestV || (v === bestV && best !== undefined && k < best)) [best, bestV] = [k, v];
+  return best;
+}
+
+function toCause(c: ServiceScore, topTotal: number, detected: boolean, nextId: () => string): RankedCause {
+  const evidence: Evidence[] = [...c.evidence]
+    .sort((a, b) => b.weight - a.weight || b.score - a.score)
+    .slice(0, 6)
+    .map(({ component: _c, weight: _w, ...e }) => ({ ...e, id: nextId() }));
+  const confidence = Math.max(0, Math.min(1, (c.score / topTotal) * (detected ? 1 : 0.5)));
+  const cause: RankedCause = { service: c.service, kind: c.kind, score: round3(c.score), confidence: round3(confidence), evidence };
+  const instance = pick(c.instanceVotes);
+  if (instance && instance !== c.service) cause.instance = instance;
+  const operation = pick(c.opVotes);
+  if (operation) cause.operation = operation;
+  return cause;
+}
+
+function round3(v: number): number {
+  return Math.round(v * 1000) / 1000;
+}
+
+function summarize(anomaly: AnomalyReport, causes: RankedCause[]): string {
+  if (!anomaly.detected && causes.length === 0) return 'No change in behaviour detected.';
+  if (causes.length === 0) return 'Behaviour changed, but no service stands out.';
+  const c = causes[0];
+  const where = c.instance ? `${c.service} (${c.instance})` : c.service;
+  return `Likely root cause: ${where}, ${c.kind}${c.operation ? ` in ${c.operation}` : ''} (confidence ${(c.confidence * 100).toFixed(0)}%).`;
+}
+
+function explain(anomaly: AnomalyReport, causes: RankedCause[], path: string[]): string {
+  const lines: string[] = [];
+  if (anomaly.detected) {
+    lines.push(`Behaviour changed at ${new Date(anomaly.changeAtMs!).toISOString()} (normal taken from ${anomaly.baselineSource === 'baseline' ? 'the baseline recording and the window before the change' : 'the window before the change'}).`);
+    const sig = anomaly.signals.slice(0, 3).map((s) => `${s.service} ${s.signal} ${fmt(s.before)} -> ${fmt(s.after)}`);
+    if (sig.length) lines.push(`Strongest symptoms: ${sig.join('; ')}.`);
+  } else {
+    lines.push(anomaly.baselineSource === 'none' && causes.length ? 'No clear change point; the window was compared with the baseline as a whole.' : 'No change in behaviour detected.');
+  }
+  causes.slice(0, 3).forEach((c, i) => {
+    const ev = c.evidence.slice(0, 3).map((e) => `${e.title} [${e.id}]`).join('; ');
+    lines.push(`${i + 1}. ${c.service}${c.instance ? ` (${c.instance})` : ''}: ${c.kind}, score ${c.score.toFixed(2)}, confidence ${(c.confidence * 100).toFixed(0)}%. ${ev}`);
+  });
+  if (path.length > 1) lines.push(`Propagation: ${path.join(' -> ')}.`);
+  return lines.join('\n');
+}
+
+function fmt(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  return a >= 100 ? v.toFixed(0) : a >= 1 ? v.toFixed(2) : v.toPrecision(3);
+}

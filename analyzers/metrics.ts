@@ -1,0 +1,94 @@
+// Metric evidence, BARO-style: per series, median and IQR of the normal points (baseline,
+// else before the change) and the largest robust deviation after the change. Near-constant
+// series and series that are just as anomalous within the normal period are dropped.
+
+import type { MetricPoint } from '../model/telemetry';
+import { seriesKey } from '../model/telemetry';
+import { robust } from './stats';
+
+export type MetricCategory = 'cpu' | 'memory' | 'disk' | 'network' | 'latency' | 'errors' | 'throughput' | 'other';
+
+export function metricCategory(name: string): MetricCategory {
+  const n = name.toLowerCase();
+  if (/cpu|throttl|steal|psi.*cpu/.test(n)) return 'cpu';
+  if (/mem|heap|rss|oom|gc/.test(n)) return 'memory';
+  if (/disk|filesystem|fs\.|io_|\.io\b|syscall|block/.test(n)) return 'disk';
+  if (/latency|duration|response_time/.test(n)) return 'latency';
+  if (/error|fail|success/.test(n)) return 'errors';
+  if (/network|net\.|receive|transmit|packet|tcp|retrans/.test(n)) return 'network';
+  if (/workload|request|ops|throughput|rate/.test(n)) return 'throughput';
+  return 'other';
+}
+
+export interface MetricSeriesScore {
+  key: string;
+  name: string;
+  unit: string;
+  service: string; // '' for a host series
+  instance: string;
+  host: string;
+  category: MetricCategory;
+  before: number; // normal median
+  after: number; // most deviating value after the change
+  score: number; // robust z, >= 0
+  direction: 1 | -1;
+  points: Array<[number, number]>;
+}
+
+const MIN_NORMAL_POINTS = 2;
+const SCORE_FLOOR = 3;
+
+/**
+ * Scores every series with points on both sides. Counters are skipped (their rate would be
+ * needed; gauges carry the resource signals), histograms use their mean (sum / count).
+ */
+export function scoreMetrics(window: MetricPoint[], baseline: MetricPoint[] | undefined, changeAtMs: number): MetricSeriesScore[] {
+  const groups = new Map<string, { p: MetricPoint; normal: Array<[number, number]>; after: Array<[number, number]> }>();
+  const add = (p: MetricPoint, normal: boolean) => {
+    if (p.kind === 'counter') return;
+    const v = p.kind === 'histogram' || p.kind === 'summary' ? (p.count ? p.value / p.count : NaN) : p.value;
+    if (!Number.isFinite(v)) return;
+    const key = seriesKey(p);
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { p, normal: [], after: [] }));
+    (normal ? g.normal : g.after).push([p.timeMs, v]);
+  };
+  const useBaseline = !!baseline && baseline.length > 0;
+  if (useBaseline) for (const p of baseline!) add(p, true);
+  for (const p of window) {
+    if (p.timeMs >= changeAtMs) add(p, false);
+    else if (!useBaseline) add(p, true);
+  }
+  const out: MetricSeriesScore[] = [];
+  for (const [key, g] of groups) {
+    if (g.normal.length < MIN_NORMAL_POINTS || g.after.length === 0) continue;
+    const r = robust(g.normal.map((x) => x[1]));
+    const afterVals = g.after.map((x) => x[1]);
+    const allEqual = r.max - r.min <= 1e-9 * Math.max(1, Math.abs(r.median)) && afterVals.every((v) => Math.abs(v - r.median) <= 1e-9 * Math.max(1, Math.abs(r.median)));
+    if (allEqual) continue;
+    // IQR floor: a tiny normal spread must not turn noise into a huge score.
+    const spread = Math.max(r.iqr, (r.max - r.min) / 4, 0.05 * Math.abs(r.median), 1e-6);
+    let best = 0, bestV = r.median, dir: 1 | -1 = 1;
+    for (const v of afterVals) {
+      const z = (v - r.median) / spread;
+      const az = z > 0 ? z : -z * 0.5; // drops count less than rises (BARO looks upward only)
+      if (az > best) {
+        best = az;
+        bestV = v;
+        dir = z >= 0 ? 1 : -1;
+      }
+    }
+    // As anomalous within the normal period? Then it is not evidence.
+    let normalWorst = 0;
+    for (const [, v] of g.normal) normalWorst = Math.max(normalWorst, Math.abs(v - r.median) / spread);
+    if (best < SCORE_FLOOR || best < 1.5 * normalWorst) continue;
+    const p = g.p;
+    out.push({
+      key, name: p.name, unit: p.unit, service: p.service, instance: p.instance, host: p.host,
+      category: metricCategory(p.name), before: r.median, after: bestV, score: best, direction: dir,
+      points: [...g.normal.slice(-10), ...g.after].sort((a, b) => a[0] - b[0]),
+    });
+  }
+  out.sort((a, b) => b.score - a.score);
+  return out;
+}

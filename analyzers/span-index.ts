@@ -1,0 +1,200 @@
+// A columnar view of a span array: interned services/instances/hosts/operations, parent
+// links, children in CSR form and each span's self time. Built once per analysis so the
+// scoring loops run over typed arrays instead of allocating per span.
+
+import { SpanKind, StatusCode } from '../model/telemetry';
+import type { Span } from '../model/telemetry';
+
+/** Interns strings to dense ids. */
+export class Interner {
+  readonly ids = new Map<string, number>();
+  readonly names: string[] = [];
+  id(s: string): number {
+    let id = this.ids.get(s);
+    if (id === undefined) {
+      id = this.names.length;
+      this.ids.set(s, id);
+      this.names.push(s);
+    }
+    return id;
+  }
+  get size(): number {
+    return this.names.length;
+  }
+}
+
+export interface SpanIndex {
+  spans: Span[];
+  n: number;
+  services: Interner;
+  instances: Interner;
+  hosts: Interner;
+  /** Operation = service + '\u0000' + span name. */
+  ops: Interner;
+  opService: number[]; // op id -> service id
+  svc: Int32Array;
+  inst: Int32Array;
+  host: Int32Array;
+  op: Int32Array;
+  kind: Uint8Array;
+  start: Float64Array;
+  dur: Float64Array;
+  /** 1 when the span reports an error (status ERROR or an exception event). */
+  err: Uint8Array;
+  /** Index of the parent span, -1 for a root or a parent not in the array. */
+  parent: Int32Array;
+  childStart: Int32Array; // CSR: children of i are childList[childStart[i] .. childStart[i+1])
+  childList: Int32Array;
+  self: Float64Array;
+  /** Instance id -> host id (last seen). */
+  instanceHost: Int32Array;
+}
+
+export function opKey(service: string, name: string): string {
+  return service + '\u0000' + name;
+}
+
+export function opLabel(key: string): { service: string; name: string } {
+  const i = key.indexOf('\u0000');
+  return { service: key.slice(0, i), name: key.slice(i + 1) };
+}
+
+export function isError(s: Span): boolean {
+  return s.status === StatusCode.ERROR || s.exceptionCount > 0;
+}
+
+/** Where a request enters a service: a SERVER/CONSUMER span, a root, or a span whose parent runs elsewhere. */
+export function isEntry(idx: SpanIndex, i: number): boolean {
+  const k = idx.kind[i];
+  if (k === SpanKind.SERVER || k === SpanKind.CONSUMER) return true;
+  const p = idx.parent[i];
+  if (p < 0) return idx.spans[i].parentSpanId === '' || k !== SpanKind.CLIENT;
+  return idx.svc[p] !== idx.svc[i];
+}
+
+export function buildSpanIndex(spans: Span[], interners?: { services?: Interner; ops?: Interner }): SpanIndex {
+  const n = spans.length;
+  const services = interners?.services ?? new Interner();
+  const ops = interners?.ops ?? new Interner();
+  const instances = new Interner();
+  const hosts = new Interner();
+  const opService: number[] = [];
+  const svc = new Int32Array(n), inst = new Int32Array(n), host = new Int32Array(n), op = new Int32Array(n);
+  const kind = new Uint8Array(n), err = new Uint8Array(n);
+  const start = new Float64Array(n), dur = new Float64Array(n);
+  // Span ids are random 64-bit values, so one map keyed by span id is enough; a reused id
+  // in another trace (hand-written data) falls back to a trace-qualified key.
+  const bySpanId = new Map<string, number>();
+  let collisions: Map<string, number> | undefined;
+  // Per-service cache of name -> op id avoids building the op key string per span.
+  const opCache: Array<Map<string, number>> = [];
+  for (let i = 0; i < n; i++) {
+    const s = spans[i];
+    const sv = services.id(s.service);
+    svc[i] = sv;
+    inst[i] = instances.id(s.instance);
+    host[i] = hosts.id(s.host);
+    let m = opCache[sv];
+    if (!m) m = opCache[sv] = new Map();
+    let o = m.get(s.name);
+    if (o === undefined) {
+      o = ops.id(opKey(s.service, s.name));
+      m.set(s.name, o);
+    }
+    op[i] = o;
+    opService[o] = sv;
+    kind[i] = s.kind;
+    start[i] = s.startMs;
+    dur[i] = s.durationMs > 0 ? s.durationMs : 0;
+    err[i] = s.status === StatusCode.ERROR || s.exceptionCount > 0 ? 1 : 0;
+    const prev = bySpanId.get(s.spanId);
+    if (prev === undefined) bySpanId.set(s.spanId, i);
+    else if (spans[prev].traceId !== s.traceId) {
+      collisions ??= new Map();
+      const key = s.traceId + '/' + s.spanId;
+      if (!collisions.has(key)) collisions.set(key, i);
+      collisions.set(spans[prev].traceId + '/' + s.spanId, prev);
+    }
+  }
+  for (let o = 0; o < ops.size; o++) if (opService[o] === undefined) opService[o] = services.id(opLabel(ops.names[o]).service);
+  const parent = new Int32Array(n).fill(-1);
+  const childCount = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) {
+    const s = spans[i];
+    if (!s.parentSpanId) continue;
+    let p = bySpanId.get(s.parentSpanId);
+    if (p !== undefined && collisions) p = collisions.get(s.traceId + '/' + s.parentSpanId) ?? p;
+    if (p !== undefined && spans[p].traceId !== s.traceId) p = undefined;
+    if (p !== undefined && p !== i) {
+      parent[i] = p;
+      childCount[p]++;
+    }
+  }
+  const childStart = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) childStart[i + 1] = childStart[i] + childCount[i];
+  const fill = childStart.slice(0, n);
+  const childList = new Int32Array(childStart[n]);
+  for (let i = 0; i < n; i++) {
+    const p = parent[i];
+    if (p >= 0) childList[fill[p]++] = i;
+  }
+  const instanceHost = new Int32Array(instances.size);
+  for (let i = 0; i < n; i++) instanceHost[inst[i]] = host[i];
+  const idx: SpanIndex = {
+    spans, n, services, instances, hosts, ops, opService, svc, inst, host, op, kind, start, dur, err,
+    parent, childStart, childList, self: new Float64Array(n), instanceHost,
+  };
+  computeSelfTimes(idx);
+  return idx;
+}
+
+/**
+ * Self time = duration minus the union of the children's intervals clipped to the parent.
+ * Parallel or overlapping children count once; a child sticking out of its parent (clock
+ * skew, async work) only counts for the part inside.
+ */
+export function computeSelfTimes(idx: SpanIndex): void {
+  const { n, start, dur, childStart, childList, self } = idx;
+  let bufS = new Float64Array(64), bufE = new Float64Array(64);
+  for (let i = 0; i < n; i++) {
+    const c0 = childStart[i], c1 = childStart[i + 1];
+    const ps = start[i], pe = ps + dur[i];
+    if (c0 === c1) {
+      self[i] = dur[i];
+      continue;
+    }
+    const m = c1 - c0;
+    if (m > bufS.length) {
+      bufS = new Float64Array(m * 2);
+      bufE = new Float64Array(m * 2);
+    }
+    let k = 0;
+    for (let j = c0; j < c1; j++) {
+      const c = childList[j];
+      const s = Math.max(start[c], ps), e = Math.min(start[c] + dur[c], pe);
+      if (e <= s) continue;
+      // insertion sort by start: children lists are short and usually already in order
+      let q = k;
+      while (q > 0 && bufS[q - 1] > s) {
+        bufS[q] = bufS[q - 1];
+        bufE[q] = bufE[q - 1];
+        q--;
+      }
+      bufS[q] = s;
+      bufE[q] = e;
+      k++;
+    }
+    let covered = 0;
+    let curS = -Infinity, curE = -Infinity;
+    for (let q = 0; q < k; q++) {
+      if (bufS[q] > curE) {
+        if (curE > curS) covered += curE - curS;
+        curS = bufS[q];
+        curE = bufE[q];
+      } else if (bufE[q] > curE) curE = bufE[q];
+    }
+    if (curE > curS) covered += curE - curS;
+    const v = dur[i] - covered;
+    self[i] = v > 0 ? v : 0;
+  }
+}
