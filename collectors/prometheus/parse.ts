@@ -74,6 +74,10 @@ class LineError extends Error {}
 
 /** Reads a double-quoted string starting at text[i] === '"'; returns [value, index after the closing quote]. */
 function readQuoted(line: string, i: number): [string, number] {
+  // Fast path: no escape before the closing quote (almost every label value).
+  const close = line.indexOf('"', i + 1);
+  const esc = line.indexOf('\\', i + 1);
+  if (close >= 0 && (esc < 0 || esc > close)) return [line.slice(i + 1, close), close + 1];
   let out = '';
   let j = i + 1;
   while (j < line.length) {
@@ -93,6 +97,10 @@ function readQuoted(line: string, i: number): [string, number] {
     j++;
   }
   throw new LineError('unterminated quoted string (missing closing ")');
+}
+
+function isLabelChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
 }
 
 function skipSpaces(line: string, i: number): number {
@@ -123,7 +131,7 @@ function readLabels(line: string, i: number): { labels: Record<string, string>; 
       key = s;
     } else {
       const start = j;
-      while (j < line.length && /[a-zA-Z0-9_]/.test(line[j])) j++;
+      while (j < line.length && isLabelChar(line.charCodeAt(j))) j++;
       key = line.slice(start, j);
       if (!LABEL_NAME_RE.test(key)) throw new LineError(`invalid label name at column ${start + 1}`);
       j = skipSpaces(line, j);
