@@ -3,4 +3,8 @@ import type { Command } from 'commander';
 
 export function registerCommands(program: Command): void {
   void program;
+  require('./replay').register(program);
+  require('./bench').register(program);
+  require('./import').register(program);
+  require('./record').register(program);
 }

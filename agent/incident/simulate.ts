@@ -73,7 +73,7 @@ const SELF_MS: Record<string, number> = {
   'recall-embedding': 12,
   'recall-popular': 3,
   'feature-store': 3,
-  ranker: 4,
+  ranker: 10, // scoring hundreds of candidates is the CPU-heavy step
   'model-server': 18,
   filter: 2.5,
 };
@@ -172,12 +172,12 @@ class Simulator {
 
   private selfTime(inst: Instance, t: number): number {
     let ms = this.lognormal(SELF_MS[inst.service] / 2, 0.25);
-    if (this.faulty(inst, t, 'cpu')) ms *= 1 + 3.5 * this.severity * (0.7 + 0.6 * this.rand()); // run queue: every slice waits
+    if (this.faulty(inst, t, 'cpu')) ms *= 1 + 5 * this.severity * (0.6 + 0.8 * this.rand()); // run queue: every slice waits
     if (this.faulty(inst, t, 'memory')) {
-      ms *= 1 + 0.6 * this.severity;
-      if (this.rand() < 0.12) ms += 60 * this.severity * this.rand(); // stop-the-world GC pauses
+      ms *= 1 + 1.0 * this.severity;
+      if (this.rand() < 0.2) ms += this.severity * (40 + 80 * this.rand()); // stop-the-world GC pauses
     }
-    if (this.faulty(inst, t, 'config')) ms *= 1 + 1.2 * this.severity;
+    if (this.faulty(inst, t, 'config')) ms *= 1 + 2 * this.severity;
     const slot = Math.floor((t - this.o.startMs) / this.o.metricIntervalMs);
     const b = this.busy.get(inst.instance) ?? new Map<number, number>();
     b.set(slot, (b.get(slot) ?? 0) + ms);
@@ -342,7 +342,7 @@ class Simulator {
       exceptions = 1;
       message = `IndexError: list index out of range (${inst.service} handler)`;
     }
-    if (!error && this.faulty(inst, t, 'config') && this.rand() < Math.min(0.9, 0.15 * this.severity)) {
+    if (!error && this.faulty(inst, t, 'config') && this.rand() < Math.min(0.9, 0.2 * this.severity)) {
       error = true;
       exceptions = 1;
       message = `ValueError: invalid configuration: top_k=-1 (revision ${CONFIG_REVISION_AFTER})`;
