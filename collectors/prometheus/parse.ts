@@ -240,11 +240,12 @@ export function parsePrometheusText(text: string, options: PromParseOptions = {}
   const lines = text.split('\n');
   for (let n = 0; n < lines.length; n++) {
     const raw = lines[n].endsWith('\r') ? lines[n].slice(0, -1) : lines[n];
-    const line = raw.trim();
-    if (line.length === 0) continue;
+    // Trailing spaces belong to HELP text; sample lines ignore them anyway.
+    const line = raw.trimStart();
+    if (line.trimEnd().length === 0) continue;
     try {
       if (line[0] === '#') {
-        const m = /^#\s*(HELP|TYPE|UNIT|EOF)\b\s*(.*)$/.exec(line);
+        const m = /^#[ \t]*(HELP|TYPE|UNIT|EOF)\b[ \t]*(.*)$/.exec(line);
         if (!m) continue; // a plain comment
         const kw = m[1];
         if (kw === 'EOF') break;
@@ -265,7 +266,7 @@ export function parsePrometheusText(text: string, options: PromParseOptions = {}
         current = fam;
         continue;
       }
-      const sample = parseSampleLine(line, openMetrics);
+      const sample = parseSampleLine(line.trimEnd(), openMetrics);
       const fam = familyFor(sample.name);
       fam.samples.push(sample);
       current = fam;

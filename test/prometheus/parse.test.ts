@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { join } from 'node:path';
 import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics, type OpenMetricsContentType } from 'prom-client';
 import { familiesToMetricPoints } from '../../collectors/prometheus/convert';
@@ -198,5 +199,31 @@ describe('parsePrometheusText edge cases', () => {
     const { families } = parsePrometheusText('m{job="app",x="1"} 1\n');
     const [p] = familiesToMetricPoints(families, { ...target, labels: { job: 'ranker' } }, 0).points;
     expect(p.labels).toEqual({ job: 'ranker', exported_job: 'app', x: '1' });
+  });
+});
+
+describe('parsePrometheusText round-trips whatever prom-client writes', () => {
+  it('label values and HELP text of any content survive escaping (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.string({ unit: 'grapheme', maxLength: 20 }), fc.double({ noNaN: true })), { minLength: 1, maxLength: 5 }),
+        fc.string({ maxLength: 40 }),
+        async (series, help) => {
+          const registry = new Registry();
+          const g = new Gauge({ name: 'prop_gauge', help: help || 'h', labelNames: ['v'], registers: [registry] });
+          const expected = new Map<string, number>();
+          for (const [v, x] of series) {
+            g.set({ v }, x);
+            expected.set(v, x + 0); // prom-client writes -0 as 0
+          }
+          const { families, errors } = parsePrometheusText(await registry.metrics());
+          expect(errors).toEqual([]);
+          const f = family(families, 'prop_gauge');
+          expect(f.help).toBe(help || 'h');
+          expect(new Map(f.samples.map((s) => [s.labels.v, s.value]))).toEqual(expected);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });
