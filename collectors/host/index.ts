@@ -178,8 +178,10 @@ export function createHostCollector(config: HostCollectorConfig, sink: Telemetry
     sampleOnce,
     async start() {
       if (!config.enabled || timer) return;
-      void sampleOnce(); // also takes currentLoad's baseline (517 ms first call)
-      timer = setInterval(() => void sampleOnce(), config.intervalMs);
+      // A throwing sink must not become an unhandled rejection that ends the process.
+      const tick = () => void sampleOnce().catch((e: Error) => setHealth('host', 'degraded', `sample failed: ${e.message}`));
+      tick(); // also takes currentLoad's baseline (517 ms first call)
+      timer = setInterval(tick, config.intervalMs);
       timer.unref();
       if (config.perf.enabled) startPerfCounters();
     },

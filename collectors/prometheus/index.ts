@@ -205,7 +205,11 @@ export function createPrometheusScraper(
 
   // One scrape per target at a time: a slow target skips a tick instead of piling up.
   const scrapeTargetOnce = (st: TargetState): Promise<void> => {
-    if (!st.inFlight) st.inFlight = scrapeTarget(st).finally(() => (st.inFlight = undefined));
+    // A throwing sink must not become an unhandled rejection that ends the process.
+    if (!st.inFlight)
+      st.inFlight = scrapeTarget(st)
+        .catch((e: Error) => setHealth(st, 'degraded', `delivering scraped points failed: ${e.message}`))
+        .finally(() => (st.inFlight = undefined));
     return st.inFlight;
   };
 

@@ -176,6 +176,20 @@ describe('Prometheus scraper against live targets on loopback', () => {
     expect(hits).toBe(after);
   });
 
+  it('survives a sink that throws: the target is marked degraded, nothing escapes', async () => {
+    const t = await startTarget((_req, res) => res.end('a 1\n'));
+    cleanups.push(t.close);
+    const throwing: TelemetrySink = {
+      consumeSpans: () => ({ ok: true, accepted: 0, rejected: 0 }),
+      consumeMetrics: () => {
+        throw new Error('store exploded');
+      },
+    };
+    const scraper = createPrometheusScraper(config([{ url: t.url, service: 's' }]), throwing);
+    await expect(scraper.scrapeOnce()).resolves.toBeUndefined();
+    expect(scraper.health()[0]).toMatchObject({ status: 'degraded', message: 'delivering scraped points failed: store exploded' });
+  });
+
   it('rejects a bad target config with a message naming it', () => {
     const sink = new CollectingSink();
     expect(() => createPrometheusScraper(config([{ url: 'not a url', service: 's' }]), sink)).toThrow(/"not a url": not a valid URL/);
