@@ -103,24 +103,23 @@ export function groundAnswer(answer: LlmAnswer, ctx: InvestigationContext, toolI
     const ok = supportingEvidence(p.cause, p.evidenceIds, ctx, promoteMinEvidenceScore) !== undefined;
     eligible.set(p.cause.service, ok);
   }
-  const refusedOnce = new Set<string>();
   while (placed.length < original.length) {
     const head = original.find((c) => !placedSet.has(c.service))!;
     const next = proposal.find((p) => !placedSet.has(p.cause.service))!;
-    let take = next;
-    if (next.cause.service !== head.service && !eligible.get(next.cause.service)) {
-      if (!refusedOnce.has(next.cause.service)) {
-        refusedOnce.add(next.cause.service);
-        refused.push({
-          service: next.cause.service,
-          reason: `promotion above ${head.service} refused: no cited evidence of its own with score >= ${promoteMinEvidenceScore}`,
-        });
-      }
-      take = proposal.find((p) => p.cause.service === head.service)!;
-    }
+    // Only an eligible candidate may overtake one that was ahead of it.
+    const take = next.cause.service === head.service || eligible.get(next.cause.service) ? next : proposal.find((p) => p.cause.service === head.service)!;
     placed.push(take);
     placedSet.add(take.cause.service);
   }
+  // Report every promotion the model asked for and did not get.
+  proposal.forEach((p, wanted) => {
+    const from = index.get(p.cause.service)!;
+    if (wanted < from && !eligible.get(p.cause.service) && seen.has(p.cause.service))
+      refused.push({
+        service: p.cause.service,
+        reason: `promotion from rank ${from + 1} to ${wanted + 1} refused: no cited evidence of its own with score >= ${promoteMinEvidenceScore}`,
+      });
+  });
   const scores = original.map((c) => c.score).sort((a, b) => b - a);
   const causes = placed.map((p, i) => ({ ...p.cause, score: scores[i] }));
   const changes: RankChange[] = [];

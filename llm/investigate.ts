@@ -80,7 +80,11 @@ When done, reply with only a JSON object (no prose around it) of this shape:
 
 const estimateTokens = (x: unknown) => Math.ceil(JSON.stringify(x).length / 4);
 
-function classify(e: unknown): { reason: LlmFallbackReason; message: string } {
+function classify(e: unknown, elapsedMs: number, timeoutMs: number): { reason: LlmFallbackReason; message: string } {
+  // Some runtimes (and jest's VM realm, where the fetch AbortError is not an Error of this
+  // realm) surface our own timeout as a plain connection error: tell them apart by the clock.
+  if (e instanceof OpenAI.APIConnectionTimeoutError || (e instanceof OpenAI.APIConnectionError && elapsedMs >= timeoutMs * 0.95))
+    return { reason: 'timeout', message: `model did not answer within ${timeoutMs} ms` };
   if (e instanceof OpenAI.APIConnectionTimeoutError) return { reason: 'timeout', message: `model did not answer in time (${e.message})` };
   if (e instanceof OpenAI.APIUserAbortError || (e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError')))
     return { reason: 'timeout', message: 'investigation exceeded its total time budget' };
@@ -158,10 +162,12 @@ export async function explainDiagnosis(diagnosis: Diagnosis, reader: TelemetryRe
 
       steps = step;
       let res;
+      const callTimeout = Math.min(config.timeoutMs, remaining);
+      const callStart = now();
       try {
-        res = await client.chat.completions.create(req, { timeout: Math.min(config.timeoutMs, remaining), signal: AbortSignal.timeout(remaining) });
+        res = await client.chat.completions.create(req, { timeout: callTimeout, signal: AbortSignal.timeout(remaining) });
       } catch (e) {
-        const c = classify(e);
+        const c = classify(e, now() - callStart, callTimeout);
         return finish({ status: 'failed', reason: c.reason, message: c.message });
       }
       usage.calls++;
