@@ -1,0 +1,225 @@
+// Gaussian-process regression with a Matérn-5/2 ARD kernel over inputs in [0,1]^D.
+// Targets are standardised; hyper-parameters are a MAP estimate (weak log-normal priors)
+// found by Nelder–Mead in log space, warm-started from the previous fit. Cholesky retries
+// with growing jitter, so a near-singular kernel degrades the fit instead of throwing.
+// Hand-written on Float64Array: n ≤ a few hundred and this runs thousands of times per
+// simulator benchmark, where ml-matrix's per-call object overhead dominated.
+
+import { nelderMead } from './nelder-mead';
+
+export interface GpHyper {
+  /** Per-dimension length scales (inputs in [0,1]). */
+  lengthscales: number[];
+  /** Kernel variance, in standardised target units. */
+  signalVar: number;
+  /** Observation noise variance, in standardised target units. */
+  noiseVar: number;
+}
+
+export interface GpFitOptions {
+  /** Starting hyper-parameters (the previous fit); defaults otherwise. */
+  init?: GpHyper;
+  /** Skip the hyper-parameter search and use init/defaults as they are. */
+  fixed?: boolean;
+  /** Lower bound on the noise variance (standardised units). */
+  noiseFloor?: number;
+  maxEvaluations?: number;
+}
+
+const LOG_2PI = Math.log(2 * Math.PI);
+const SQRT5 = Math.sqrt(5);
+const LS_MIN = 0.02;
+const LS_MAX = 20;
+
+export function matern52(r: number): number {
+  const s = SQRT5 * r;
+  return (1 + s + (s * s) / 3) * Math.exp(-s);
+}
+
+/** Lower-triangular Cholesky factor (row-major n×n) or undefined when not positive definite. */
+export function cholesky(a: Float64Array, n: number): Float64Array | undefined {
+  const l = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      let sum = a[i * n + j];
+      for (let k = 0; k < j; k++) sum -= l[i * n + k] * l[j * n + k];
+      if (i === j) {
+        if (!(sum > 0)) return undefined;
+        l[i * n + i] = Math.sqrt(sum);
+      } else {
+        l[i * n + j] = sum / l[j * n + j];
+      }
+    }
+  }
+  return l;
+}
+
+/** Solves L·x = b (forward substitution). */
+function solveLower(l: Float64Array, n: number, b: ArrayLike<number>): Float64Array {
+  const x = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = b[i];
+    for (let k = 0; k < i; k++) s -= l[i * n + k] * x[k];
+    x[i] = s / l[i * n + i];
+  }
+  return x;
+}
+
+/** Solves Lᵀ·x = b (back substitution). */
+function solveUpper(l: Float64Array, n: number, b: ArrayLike<number>): Float64Array {
+  const x = new Float64Array(n);
+  for (let i = n - 1; i >= 0; i--) {
+    let s = b[i];
+    for (let k = i + 1; k < n; k++) s -= l[k * n + i] * x[k];
+    x[i] = s / l[i * n + i];
+  }
+  return x;
+}
+
+function kernelValue(a: number[], b: number[], invLs2: number[], signalVar: number): number {
+  let r2 = 0;
+  for (let d = 0; d < a.length; d++) {
+    const diff = a[d] - b[d];
+    r2 += diff * diff * invLs2[d];
+  }
+  return signalVar * matern52(Math.sqrt(r2));
+}
+
+interface Factor {
+  l: Float64Array;
+  alpha: Float64Array;
+  logDet: number;
+  jitter: number;
+}
+
+function factorize(x: number[][], y: Float64Array, h: GpHyper): Factor | undefined {
+  const n = x.length;
+  const invLs2 = h.lengthscales.map((l) => 1 / (l * l));
+  const k = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < i; j++) {
+      const v = kernelValue(x[i], x[j], invLs2, h.signalVar);
+      k[i * n + j] = v; // fill both halves from one value: exactly symmetric
+      k[j * n + i] = v;
+    }
+    k[i * n + i] = h.signalVar + h.noiseVar;
+  }
+  let jitter = 0;
+  for (let attempt = 0; attempt < 6; attempt++) {
+    if (jitter > 0) for (let i = 0; i < n; i++) k[i * n + i] = h.signalVar + h.noiseVar + jitter;
+    const l = cholesky(k, n);
+    if (l) {
+      const alpha = solveUpper(l, n, solveLower(l, n, y));
+      let logDet = 0;
+      for (let i = 0; i < n; i++) logDet += 2 * Math.log(l[i * n + i]);
+      return { l, alpha, logDet, jitter };
+    }
+    jitter = jitter === 0 ? 1e-8 * h.signalVar : jitter * 10;
+  }
+  return undefined;
+}
+
+function defaultHyper(dims: number): GpHyper {
+  return { lengthscales: new Array<number>(dims).fill(0.4), signalVar: 1, noiseVar: 0.01 };
+}
+
+export class GaussianProcess {
+  private constructor(
+    readonly x: number[][],
+    readonly yRaw: number[],
+    private readonly yMean: number,
+    private readonly yStd: number,
+    readonly hyper: GpHyper,
+    private readonly factor: Factor,
+    /** Log marginal likelihood of the standardised targets under `hyper`. */
+    readonly logMarginalLikelihood: number,
+  ) {}
+
+  static fit(x: number[][], y: number[], opts: GpFitOptions = {}): GaussianProcess {
+    if (x.length === 0 || x.length !== y.length) throw new Error('GaussianProcess.fit: need as many targets as inputs (at least one)');
+    const dims = x[0].length;
+    const n = x.length;
+    const mean = y.reduce((a, b) => a + b, 0) / n;
+    const variance = y.reduce((a, b) => a + (b - mean) * (b - mean), 0) / n;
+    const std = variance > 1e-24 ? Math.sqrt(variance) : 1;
+    const ys = Float64Array.from(y, (v) => (v - mean) / std);
+    const noiseFloor = opts.noiseFloor ?? 1e-6;
+    const init = opts.init && opts.init.lengthscales.length === dims ? opts.init : defaultHyper(dims);
+
+    const unpack = (t: number[]): GpHyper => ({
+      lengthscales: t.slice(0, dims).map((v) => Math.min(LS_MAX, Math.max(LS_MIN, Math.exp(v)))),
+      signalVar: Math.min(20, Math.max(0.05, Math.exp(t[dims]))),
+      noiseVar: Math.min(1, Math.max(noiseFloor, Math.exp(t[dims + 1]))),
+    });
+    const pack = (h: GpHyper): number[] => [...h.lengthscales.map(Math.log), Math.log(h.signalVar), Math.log(Math.max(noiseFloor, h.noiseVar))];
+    const lml = (f: Factor): number => {
+      let q = 0;
+      for (let i = 0; i < n; i++) q += ys[i] * f.alpha[i];
+      return -0.5 * q - 0.5 * f.logDet - 0.5 * n * LOG_2PI;
+    };
+    // Weak priors keep a handful of points from driving length scales to the bounds.
+    const logPrior = (t: number[]): number => {
+      let p = 0;
+      for (let d = 0; d < dims; d++) p -= 0.5 * ((t[d] - Math.log(0.4)) / 1.2) ** 2;
+      p -= 0.5 * (t[dims] / 1.5) ** 2;
+      p -= 0.5 * ((t[dims + 1] - Math.log(0.01)) / 2.5) ** 2;
+      return p;
+    };
+    const objective = (t: number[]): number => {
+      const h = unpack(t);
+      const f = factorize(x, ys, h);
+      if (!f) return Number.POSITIVE_INFINITY;
+      return -(lml(f) + logPrior(t));
+    };
+
+    let hyper = unpack(pack(init));
+    if (!opts.fixed && n >= 2) {
+      const starts = [pack(init)];
+      if (opts.init) starts.push(pack(defaultHyper(dims)));
+      let bestT = starts[0];
+      let bestF = Number.POSITIVE_INFINITY;
+      for (const s of starts) {
+        const r = nelderMead(objective, s, { maxEvaluations: opts.maxEvaluations ?? 40 * (dims + 2), step: 0.7, tolerance: 1e-4 });
+        if (r.fx < bestF) {
+          bestF = r.fx;
+          bestT = r.x;
+        }
+      }
+      if (Number.isFinite(bestF)) hyper = unpack(bestT);
+    }
+    let factor = factorize(x, ys, hyper);
+    if (!factor) {
+      // Fall back to defaults with a large noise term: always factorizable.
+      hyper = { ...defaultHyper(dims), noiseVar: 0.5 };
+      factor = factorize(x, ys, hyper) as Factor;
+    }
+    return new GaussianProcess(x, y, mean, std, hyper, factor, lml(factor));
+  }
+
+  /** Posterior mean and variance of the latent function at x, in target units. */
+  predict(xs: number[]): { mean: number; variance: number } {
+    const n = this.x.length;
+    const invLs2 = this.hyper.lengthscales.map((l) => 1 / (l * l));
+    const ks = new Float64Array(n);
+    let mean = 0;
+    for (let i = 0; i < n; i++) {
+      ks[i] = kernelValue(xs, this.x[i], invLs2, this.hyper.signalVar);
+      mean += ks[i] * this.factor.alpha[i];
+    }
+    const v = solveLower(this.factor.l, n, ks);
+    let vv = 0;
+    for (let i = 0; i < n; i++) vv += v[i] * v[i];
+    const variance = Math.max(1e-12, this.hyper.signalVar - vv);
+    return { mean: this.yMean + this.yStd * mean, variance: variance * this.yStd * this.yStd };
+  }
+
+  /** Noise variance in target units (what a repeated measurement scatters by). */
+  noiseVariance(): number {
+    return this.hyper.noiseVar * this.yStd * this.yStd;
+  }
+
+  /** ARD relevance 1/ℓ per encoded dimension (unstable with few points: a hint, not a ranking). */
+  relevance(): number[] {
+    return this.hyper.lengthscales.map((l) => 1 / l);
+  }
+}

@@ -1,0 +1,310 @@
+// Constrained Bayesian optimisation for one load regime: a GP for the (log) objective and
+// one per constraint, log EI + Σ log PoF maximised inside a trust region around the
+// incumbent, after a SafeOpt-style filter (μ_g + 2σ_g ≤ limit). Trial 0 is the current
+// configuration; then warm-start configurations (best of similar regimes); the final pick is
+// the best posterior mean among feasible observed points, not the luckiest measurement.
+
+import { logExpectedImprovement, logProbabilityOfFeasibility, probabilityOfFeasibility } from './acquisition';
+import { GaussianProcess, type GpHyper } from './gp';
+import { createRng, type Rng } from './random';
+import { KnobSpace, limitConfig, type Config, type KnobSpec } from './space';
+
+export type Transform = 'none' | 'log' | 'logit';
+
+export interface ConstraintSpec {
+  /** Metric name, e.g. 'errorRate', 'utilisation', 'p99Ms'. */
+  name: string;
+  /** Feasible when the metric is ≤ max. */
+  max: number;
+  transform?: Transform;
+}
+
+export interface Observation {
+  config: Config;
+  /** The objective measured (lower is better). */
+  objective: number;
+  constraints: Record<string, number>;
+  /** The trial crashed or was rolled back: counts as infeasible at its worst. */
+  failed?: boolean;
+}
+
+export type ProposalReason = 'baseline' | 'warm-start' | 'exploit' | 'explore' | 're-measure';
+
+export interface Prediction {
+  mean: number;
+  sd: number;
+}
+
+export interface Proposal {
+  config: Config;
+  reason: ProposalReason;
+  /** Predicted objective (in metric units: back-transformed mean, sd on the transformed scale). */
+  predicted?: { objective: Prediction; constraints: Record<string, Prediction & { pof: number }> };
+  logEi?: number;
+  pof?: number;
+}
+
+export interface OptimizerOptions {
+  knobs: KnobSpec[];
+  constraints: ConstraintSpec[];
+  /** 'log' (default) suits latencies and costs. */
+  objectiveTransform?: Transform;
+  seed?: number;
+  /** Configurations to try right after the baseline (best configs of similar regimes). */
+  warmStart?: Config[];
+  trustRegion?: { initial?: number; min?: number; max?: number };
+  /** √β of the safety filter μ_g + √β·σ_g ≤ limit. */
+  safetySd?: number;
+  candidates?: number;
+}
+
+export function transformValue(t: Transform | undefined, v: number): number {
+  if (t === 'log') return Math.log(Math.max(v, 1e-9));
+  if (t === 'logit') {
+    const p = Math.min(1 - 1e-6, Math.max(1e-5, v));
+    return Math.log(p / (1 - p));
+  }
+  return v;
+}
+
+export function untransformValue(t: Transform | undefined, v: number): number {
+  if (t === 'log') return Math.exp(v);
+  if (t === 'logit') return 1 / (1 + Math.exp(-v));
+  return v;
+}
+
+export function isFeasible(obs: Pick<Observation, 'constraints' | 'failed'>, constraints: ConstraintSpec[]): boolean {
+  if (obs.failed) return false;
+  return constraints.every((c) => {
+    const v = obs.constraints[c.name];
+    return v !== undefined && Number.isFinite(v) && v <= c.max;
+  });
+}
+
+interface Models {
+  objective: GaussianProcess;
+  constraints: GaussianProcess[];
+  xs: number[][];
+}
+
+export class RegimeOptimizer {
+  readonly space: KnobSpace;
+  readonly observations: Observation[] = [];
+  private readonly rng: Rng;
+  private readonly warm: Config[];
+  private trLength: number;
+  private successes = 0;
+  private failures = 0;
+  private hyper: { objective?: GpHyper; constraints: Array<GpHyper | undefined> } = { constraints: [] };
+  private models?: Models;
+  private bestObserved = Number.POSITIVE_INFINITY;
+
+  constructor(readonly opts: OptimizerOptions) {
+    this.space = new KnobSpace(opts.knobs);
+    this.rng = createRng(opts.seed ?? 1);
+    this.warm = (opts.warmStart ?? []).slice(0, 4);
+    this.trLength = opts.trustRegion?.initial ?? 0.2;
+  }
+
+  get trustRegionLength(): number {
+    return this.trLength;
+  }
+
+  tell(obs: Observation): void {
+    this.observations.push({ ...obs, config: { ...obs.config }, constraints: { ...obs.constraints } });
+    this.models = undefined;
+    // Trust-region bookkeeping (TuRBO): grow after successes, shrink after failures.
+    const feasible = isFeasible(obs, this.opts.constraints);
+    if (feasible && obs.objective < this.bestObserved - 1e-3 * Math.abs(this.bestObserved)) {
+      this.bestObserved = obs.objective;
+      this.successes++;
+      this.failures = 0;
+    } else if (this.observations.length > 1) {
+      this.failures++;
+      this.successes = 0;
+    }
+    const tr = this.opts.trustRegion ?? {};
+    const max = tr.max ?? 0.6;
+    const min = tr.min ?? 0.02;
+    if (this.successes >= 3) {
+      this.trLength = Math.min(2 * this.trLength, max);
+      this.successes = 0;
+    } else if (this.failures >= Math.ceil(Math.max(4, this.space.dims) / 2)) {
+      this.trLength /= 2;
+      this.failures = 0;
+      if (this.trLength < min) this.trLength = tr.initial ?? 0.2;
+    }
+  }
+
+  private fit(): Models {
+    if (this.models) return this.models;
+    const xs = this.observations.map((o) => this.space.encode(o.config));
+    const objTr = this.opts.objectiveTransform ?? 'log';
+    // Clip catastrophic values (crashes, overload cliffs) at 10× the best feasible so one
+    // cliff does not flatten the whole surface.
+    const feasibleObj = this.observations.filter((o) => isFeasible(o, this.opts.constraints)).map((o) => o.objective);
+    const allObj = this.observations.filter((o) => Number.isFinite(o.objective)).map((o) => o.objective);
+    const ref = feasibleObj.length ? Math.min(...feasibleObj) : allObj.length ? Math.min(...allObj) : 1;
+    const cap = transformValue(objTr, Math.abs(ref) * 10 || 10);
+    const worst = allObj.length ? Math.max(...allObj.map((v) => transformValue(objTr, v))) : cap;
+    const y = this.observations.map((o) => {
+      const v = Number.isFinite(o.objective) ? transformValue(objTr, o.objective) : Math.max(worst, cap);
+      return Math.min(v, cap);
+    });
+    const objective = GaussianProcess.fit(xs, y, { init: this.hyper.objective });
+    this.hyper.objective = objective.hyper;
+    const constraints = this.opts.constraints.map((c, i) => {
+      const ys = this.observations.map((o) => {
+        const v = o.constraints[c.name];
+        // A failed trial without a reading counts as a clear violation.
+        const raw = v === undefined || !Number.isFinite(v) ? (c.transform === 'logit' ? 0.5 : Math.abs(c.max) * 2 + 1) : v;
+        const t = transformValue(c.transform, raw);
+        const limit = transformValue(c.transform, c.max);
+        // Cap far violations too: the boundary is what matters.
+        return Math.min(t, limit + 3 * Math.max(1, Math.abs(limit)));
+      });
+      const gp = GaussianProcess.fit(xs, ys, { init: this.hyper.constraints[i] });
+      this.hyper.constraints[i] = gp.hyper;
+      return gp;
+    });
+    this.models = { objective, constraints, xs };
+    return this.models;
+  }
+
+  /** Posterior predictions at a configuration (transformed scale for the sds). */
+  predict(config: Config): Proposal['predicted'] {
+    if (this.observations.length === 0) return undefined;
+    const m = this.fit();
+    const x = this.space.encode(config);
+    const objTr = this.opts.objectiveTransform ?? 'log';
+    const po = m.objective.predict(x);
+    const constraints: Record<string, Prediction & { pof: number }> = {};
+    this.opts.constraints.forEach((c, i) => {
+      const p = m.constraints[i].predict(x);
+      const sd = Math.sqrt(p.variance);
+      constraints[c.name] = { mean: untransformValue(c.transform, p.mean), sd, pof: probabilityOfFeasibility(p.mean, sd, transformValue(c.transform, c.max)) };
+    });
+    return { objective: { mean: untransformValue(objTr, po.mean), sd: Math.sqrt(po.variance) }, constraints };
+  }
+
+  /**
+   * The incumbent: among observed points that were feasible when measured and are feasible
+   * in posterior mean, the one with the best posterior mean objective.
+   */
+  best(): { config: Config; predictedObjective: number; index: number } | undefined {
+    if (this.observations.length === 0) return undefined;
+    const m = this.fit();
+    let bestI = -1;
+    let bestMean = Number.POSITIVE_INFINITY;
+    this.observations.forEach((o, i) => {
+      if (!isFeasible(o, this.opts.constraints)) return;
+      const meanFeasible = this.opts.constraints.every((c, k) => m.constraints[k].predict(m.xs[i]).mean <= transformValue(c.transform, c.max));
+      if (!meanFeasible) return;
+      const mu = m.objective.predict(m.xs[i]).mean;
+      if (mu < bestMean) {
+        bestMean = mu;
+        bestI = i;
+      }
+    });
+    if (bestI < 0) {
+      // Nothing robustly feasible: fall back to the best observed-feasible point.
+      this.observations.forEach((o, i) => {
+        if (!isFeasible(o, this.opts.constraints)) return;
+        const mu = m.objective.predict(m.xs[i]).mean;
+        if (mu < bestMean) {
+          bestMean = mu;
+          bestI = i;
+        }
+      });
+    }
+    if (bestI < 0) return undefined;
+    return { config: { ...this.observations[bestI].config }, predictedObjective: untransformValue(this.opts.objectiveTransform ?? 'log', bestMean), index: bestI };
+  }
+
+  /** The next configuration to try, given the one in effect now (proposals respect step limits from it). */
+  ask(current: Config): Proposal {
+    const knobs = this.opts.knobs;
+    if (this.observations.length === 0) return { config: limitConfig(knobs, current, current).config, reason: 'baseline' };
+    const tried = new Set(this.observations.map((o) => this.space.key(o.config)));
+    while (this.warm.length) {
+      const w = limitConfig(knobs, current, this.warm.shift() as Config).config;
+      if (!tried.has(this.space.key(w))) return { config: w, reason: 'warm-start', predicted: this.predict(w) };
+    }
+    const m = this.fit();
+    const objTr = this.opts.objectiveTransform ?? 'log';
+    const inc = this.best();
+    const center = inc ? this.space.encode(inc.config) : this.space.encode(current);
+    const fBest = inc ? transformValue(objTr, inc.predictedObjective) : Math.min(...m.objective.yRaw);
+    const limits = this.opts.constraints.map((c) => transformValue(c.transform, c.max));
+    const safetySd = this.opts.safetySd ?? 2;
+    const nCand = this.opts.candidates ?? 300;
+    const L = this.trLength;
+    const blocks = this.space.choiceBlocks();
+    const candidates: number[][] = [];
+    for (let i = 0; i < nCand; i++) {
+      const x = center.slice();
+      if (i % 2 === 0) {
+        // uniform in the trust-region box
+        for (let d = 0; d < x.length; d++) x[d] = Math.min(1, Math.max(0, center[d] + (this.rng.next() - 0.5) * L));
+      } else {
+        // Gaussian perturbation of a few coordinates of the incumbent
+        const p = Math.min(1, 2 / x.length + 0.2);
+        let moved = false;
+        for (let d = 0; d < x.length; d++) {
+          if (this.rng.next() < p) {
+            x[d] = Math.min(1, Math.max(0, center[d] + this.rng.normal() * L * 0.35));
+            moved = true;
+          }
+        }
+        if (!moved) {
+          const d = this.rng.int(0, x.length - 1);
+          x[d] = Math.min(1, Math.max(0, center[d] + this.rng.normal() * L * 0.35));
+        }
+      }
+      for (const b of blocks) {
+        // categorical: keep the incumbent's choice or switch to a random one (Hamming step)
+        if (this.rng.next() < 0.2) {
+          for (let j = 0; j < b.size; j++) x[b.offset + j] = 0;
+          x[b.offset + this.rng.int(0, b.size - 1)] = 1;
+        } else for (let j = 0; j < b.size; j++) x[b.offset + j] = center[b.offset + j];
+      }
+      candidates.push(x);
+    }
+    type Scored = { config: Config; score: number; safe: boolean; logEi: number; logPof: number; pofSum: number };
+    const scored: Scored[] = [];
+    const seen = new Set<string>();
+    for (const x of candidates) {
+      const config = limitConfig(knobs, current, this.space.decode(x)).config;
+      const key = this.space.key(config);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const xe = this.space.encode(config);
+      const po = m.objective.predict(xe);
+      const sd = Math.sqrt(po.variance);
+      let logPof = 0;
+      let safe = true;
+      let pofSum = 0;
+      m.constraints.forEach((gp, k) => {
+        const pc = gp.predict(xe);
+        const sc = Math.sqrt(pc.variance);
+        logPof += logProbabilityOfFeasibility(pc.mean, sc, limits[k]);
+        pofSum += pc.mean + safetySd * sc - limits[k] > 0 ? 1 : 0;
+        if (pc.mean + safetySd * sc > limits[k]) safe = false;
+      });
+      const logEi = logExpectedImprovement(po.mean, sd, fBest);
+      scored.push({ config, score: logEi + logPof, safe, logEi, logPof, pofSum });
+    }
+    let pool = scored.filter((s) => s.safe);
+    if (pool.length === 0) pool = scored.filter((s) => s.logPof > Math.log(0.5));
+    if (pool.length === 0 || scored.length === 0) {
+      const cfg = inc ? limitConfig(knobs, current, inc.config).config : { ...current };
+      return { config: cfg, reason: 're-measure', predicted: this.predict(cfg) };
+    }
+    pool.sort((a, b) => b.score - a.score);
+    const pick = pool[0];
+    const predicted = this.predict(pick.config);
+    const explore = predicted !== undefined && inc !== undefined && predicted.objective.mean > inc.predictedObjective;
+    const reason: ProposalReason = tried.has(this.space.key(pick.config)) ? 're-measure' : explore ? 'explore' : 'exploit';
+    return { config: pick.config, reason, predicted, logEi: pick.logEi, pof: Math.exp(pick.logPof) };
+  }
+}

@@ -1,0 +1,521 @@
+// TunerService: the tuner as the agent runs it. Each tick measures the service's last window
+// from telemetry, updates the load regime, feeds the regime's optimizer and produces a
+// suggestion with its expected effect and reasons. Changes go through runTrial only:
+// bounds/step limits, auto-mode envelope, canary on one instance first, an evaluation
+// window that also looks at queue growth, automatic rollback, and an audit record of the
+// configuration read back from the service.
+
+import type { TelemetryReader } from '../model/store';
+import { ApplyError, CommandKnobApplier, FileKnobApplier, HttpKnobApplier, type KnobApplier } from './appliers';
+import type { AuditFilter, AuditSink, MeasurementSummary, TrialVerdict, TunerAuditRecord, TunerMode } from './audit';
+import type { TunerConfig } from './config';
+import { measureWindow, type MeasureQuery, type WindowMeasurement } from './measure';
+import { RegimeOptimizer, type ConstraintSpec, type Observation, type ProposalReason, type Transform } from './optimizer';
+import { RegimeDetector, regimeDistance, type Regime } from './regime';
+import { limitConfig, type Config, type KnobSpec } from './space';
+
+export interface TunerServiceDeps {
+  config: TunerConfig;
+  telemetry: TelemetryReader;
+  applier: KnobApplier;
+  audit: AuditSink;
+  clock?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Replaces the telemetry measurement (the CLI's own probes); default measureWindow(telemetry, …). */
+  measure?: (q: MeasureQuery) => WindowMeasurement | Promise<WindowMeasurement>;
+}
+
+export type SuggestionStatus = 'open' | 'applied' | 'rolled-back' | 'refused' | 'superseded';
+
+export interface Suggestion {
+  id: string;
+  createdMs: number;
+  regime: string;
+  status: SuggestionStatus;
+  current: Config;
+  config: Config;
+  limited: Record<string, string[]>;
+  reason: ProposalReason;
+  /** Plain-language reasons: why this config, what is expected, which guardrails bind. */
+  reasons: string[];
+  expected: {
+    objective?: { current?: number; predicted: number; sdLog: number };
+    constraints?: Record<string, { predicted: number; max: number; pFeasible: number }>;
+  };
+}
+
+export interface TrialOutcome {
+  verdict: TrialVerdict;
+  reason: string;
+  record: TunerAuditRecord;
+}
+
+export interface RegimeView {
+  regime?: string;
+  ratePerSPerInstance?: number;
+  enteredAtMs?: number;
+  mode: TunerMode;
+  killSwitch: boolean;
+  trialRunning: boolean;
+  trials: number;
+  best?: { config: Config; predictedObjective: number };
+  knownRegimes: string[];
+}
+
+export class TunerConflictError extends Error {}
+
+interface RegimeState {
+  regime: Regime;
+  optimizer: RegimeOptimizer;
+  lastToldKey?: string;
+}
+
+const CONSTRAINT_TRANSFORM: Record<string, Transform> = { errorRate: 'logit', p99Ms: 'log', p50Ms: 'log', meanMs: 'log', utilisation: 'none', queueSlopePerS: 'none' };
+
+export function createApplier(cfg: TunerConfig['applier']): KnobApplier {
+  if (cfg.kind === 'http') return new HttpKnobApplier(cfg.targets, cfg.timeoutMs);
+  if (cfg.kind === 'file') return new FileKnobApplier({ instance: cfg.instance, file: cfg.file, format: cfg.format, pid: cfg.pid, pidFile: cfg.pidFile, signal: cfg.signal as NodeJS.Signals });
+  return new CommandKnobApplier({ instance: cfg.instance, readCommand: cfg.readCommand, applyCommand: cfg.applyCommand, timeoutMs: cfg.timeoutMs });
+}
+
+function summary(m: WindowMeasurement, objective?: number): MeasurementSummary {
+  const s: MeasurementSummary = { fromMs: m.fromMs, toMs: m.toMs, requests: m.requests, ratePerS: round(m.ratePerS), p99Ms: round(m.p99Ms), errorRate: round(m.errorRate, 5) };
+  if (m.utilisation !== undefined) s.utilisation = round(m.utilisation, 4);
+  if (m.queueSlopePerS !== undefined) s.queueSlopePerS = round(m.queueSlopePerS, 4);
+  if (objective !== undefined) s.objective = round(objective);
+  return s;
+}
+
+function round(v: number, digits = 3): number {
+  if (!Number.isFinite(v)) return v;
+  const f = Math.pow(10, digits);
+  return Math.round(v * f) / f;
+}
+
+export class TunerService {
+  readonly config: TunerConfig;
+  readonly knobs: KnobSpec[];
+  private readonly constraints: ConstraintSpec[];
+  private readonly detector: RegimeDetector;
+  private readonly regimes = new Map<string, RegimeState>();
+  private readonly suggestionsById = new Map<string, Suggestion>();
+  private readonly keptChanges: Array<{ previous: Config; applied: Config; timeMs: number }> = [];
+  private readonly clock: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private mode: TunerMode;
+  private killSwitch = false;
+  private trialRunning = false;
+  private lastChangeMs = Number.NEGATIVE_INFINITY;
+  private lastRate?: number;
+  private pinned?: Config;
+  private seq = 0;
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly deps: TunerServiceDeps) {
+    this.config = deps.config;
+    this.knobs = deps.config.knobs as KnobSpec[];
+    this.mode = deps.config.mode;
+    this.constraints = deps.config.objective.constraints.map((c) => ({ name: c.metric, max: c.max, transform: CONSTRAINT_TRANSFORM[c.metric] }));
+    this.detector = new RegimeDetector(deps.config.regimes);
+    this.clock = deps.clock ?? Date.now;
+    this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.pinned = deps.config.guardrails.pinned as Config | undefined;
+  }
+
+  // ---------------------------------------------------------------- views
+
+  currentRegime(): RegimeView {
+    const r = this.detector.regime;
+    const st = r ? this.regimes.get(r.key) : undefined;
+    const best = st?.optimizer.best();
+    return {
+      regime: r?.key,
+      ratePerSPerInstance: this.lastRate !== undefined ? round(this.lastRate) : undefined,
+      enteredAtMs: r ? this.detector.enteredAtMs : undefined,
+      mode: this.mode,
+      killSwitch: this.killSwitch,
+      trialRunning: this.trialRunning,
+      trials: st?.optimizer.observations.length ?? 0,
+      best: best ? { config: best.config, predictedObjective: round(best.predictedObjective) } : undefined,
+      knownRegimes: [...this.regimes.keys()],
+    };
+  }
+
+  listSuggestions(status?: SuggestionStatus): Suggestion[] {
+    return [...this.suggestionsById.values()].filter((s) => !status || s.status === status).map((s) => structuredClone(s));
+  }
+
+  history(filter?: AuditFilter): TunerAuditRecord[] {
+    return this.deps.audit.list(filter);
+  }
+
+  getMode(): TunerMode {
+    return this.mode;
+  }
+
+  isKillSwitchOn(): boolean {
+    return this.killSwitch;
+  }
+
+  setMode(mode: TunerMode, actor = 'operator'): void {
+    this.mode = mode;
+    this.record({ kind: 'mode', reason: `mode set to ${mode}`, actor });
+  }
+
+  // ---------------------------------------------------------------- loop
+
+  start(): void {
+    if (this.timer) return;
+    const run = () => {
+      this.tick().catch(() => undefined);
+    };
+    this.timer = setInterval(run, this.config.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async measure(fromMs: number, toMs: number, instances?: string[]): Promise<WindowMeasurement> {
+    const q: MeasureQuery = { service: this.config.service, fromMs, toMs, instances, utilisationMetric: this.config.telemetry.utilisationMetric, queueMetric: this.config.telemetry.queueMetric };
+    return this.deps.measure ? await this.deps.measure(q) : measureWindow(this.deps.telemetry, q);
+  }
+
+  objectiveOf(config: Config, m: WindowMeasurement): number {
+    let v = m[this.config.objective.metric];
+    for (const t of this.config.objective.costTerms) v += t.weight * Number(config[t.knob] ?? 0);
+    return v;
+  }
+
+  private observation(config: Config, m: WindowMeasurement, failed = false): Observation {
+    const constraints: Record<string, number> = {};
+    for (const c of this.constraints) {
+      const v = (m as unknown as Record<string, number | undefined>)[c.name];
+      if (v !== undefined && Number.isFinite(v)) constraints[c.name] = v;
+    }
+    return { config: this.knobsOnly(config), objective: this.objectiveOf(config, m), constraints, failed };
+  }
+
+  private knobsOnly(c: Config): Config {
+    const out: Config = {};
+    for (const k of this.knobs) if (c[k.name] !== undefined) out[k.name] = c[k.name];
+    return out;
+  }
+
+  private stateFor(regime: Regime): RegimeState {
+    let st = this.regimes.get(regime.key);
+    if (st) return st;
+    // Transfer: warm start from the best configs of the most similar tuned regimes.
+    const similar = [...this.regimes.values()]
+      .map((s) => ({ s, d: regimeDistance(s.regime, regime), best: s.optimizer.best() }))
+      .filter((x) => x.best)
+      .sort((a, b) => a.d - b.d)
+      .slice(0, 2);
+    st = {
+      regime,
+      optimizer: new RegimeOptimizer({ knobs: this.knobs, constraints: this.constraints, seed: this.config.seed + this.regimes.size, warmStart: similar.map((x) => x.best!.config) }),
+    };
+    this.regimes.set(regime.key, st);
+    return st;
+  }
+
+  private async ensurePinned(): Promise<void> {
+    if (this.pinned) return;
+    this.pinned = this.knobsOnly(await this.deps.applier.read(this.deps.applier.instances()[0]));
+  }
+
+  /**
+   * One loop step: measure, update the regime, learn from the config in effect, suggest; in
+   * auto mode run the suggestion as a trial when it lies in the approved envelope.
+   */
+  async tick(): Promise<{ regime?: string; suggestion?: Suggestion; trial?: TrialOutcome; note?: string }> {
+    if (this.trialRunning) return { regime: this.detector.regime?.key, note: 'a trial is running' };
+    await this.ensurePinned();
+    const now = this.clock();
+    const instances = this.deps.applier.instances();
+    const m = await this.measure(now - this.config.evaluation.windowMs, now);
+    if (m.requests === 0) return { regime: this.detector.regime?.key, note: 'no traffic in the window' };
+    this.lastRate = m.ratePerS / instances.length;
+    const { regime, changed } = this.detector.update(this.lastRate, m.mix, now);
+    const st = this.stateFor(regime);
+    if (changed) for (const s of this.suggestionsById.values()) if (s.status === 'open') s.status = 'superseded';
+    const current = this.knobsOnly(await this.deps.applier.read(instances[0]));
+    const key = st.optimizer.space.key(current);
+    if (m.requests >= this.config.evaluation.minRequests && st.lastToldKey !== key) {
+      st.optimizer.tell(this.observation(current, m));
+      st.lastToldKey = key;
+    }
+    if (this.killSwitch) return { regime: regime.key, note: 'kill switch on' };
+    const open = [...this.suggestionsById.values()].find((s) => s.status === 'open' && s.regime === regime.key);
+    if (open) return { regime: regime.key, suggestion: open };
+    if (now - this.lastChangeMs < this.config.guardrails.minIntervalMs) return { regime: regime.key, note: 'minimum interval between changes' };
+    const suggestion = this.suggest(st, current, m);
+    if (!suggestion) return { regime: regime.key, note: 'current configuration is the best known for this regime' };
+    if (this.mode === 'auto' && this.insideEnvelope(suggestion.config).ok) {
+      const trial = await this.runSuggestion(suggestion, 'auto');
+      return { regime: regime.key, suggestion, trial };
+    }
+    return { regime: regime.key, suggestion };
+  }
+
+  private suggest(st: RegimeState, current: Config, m: WindowMeasurement): Suggestion | undefined {
+    const p = st.optimizer.ask(current);
+    const { config, limited } = limitConfig(this.knobs, current, p.config);
+    if (st.optimizer.space.key(config) === st.optimizer.space.key(current)) return undefined;
+    const currentObjective = this.objectiveOf(current, m);
+    const reasons: string[] = [];
+    const changes = this.knobs.filter((k) => config[k.name] !== current[k.name]).map((k) => `${k.name} ${current[k.name]} → ${config[k.name]}`);
+    reasons.push(`regime ${st.regime.key}: ${changes.join(', ')}`);
+    const why: Record<ProposalReason, string> = {
+      baseline: 'measure the configuration in effect first',
+      'warm-start': 'best configuration of a similar load regime (transfer)',
+      exploit: 'predicted better than the incumbent (expected improvement × probability of feasibility)',
+      explore: 'uncertain region near the incumbent worth measuring (expected improvement × probability of feasibility)',
+      're-measure': 're-measure the incumbent (noisy evidence)',
+    };
+    reasons.push(why[p.reason]);
+    const expected: Suggestion['expected'] = {};
+    if (p.predicted) {
+      const pred = p.predicted.objective.mean;
+      expected.objective = { current: round(currentObjective), predicted: round(pred), sdLog: round(p.predicted.objective.sd) };
+      const pct = ((pred - currentObjective) / currentObjective) * 100;
+      reasons.push(`expected ${this.config.objective.metric}${this.config.objective.costTerms.length ? '+cost' : ''} ${round(pred)} vs ${round(currentObjective)} now (${pct >= 0 ? '+' : ''}${round(pct, 1)} %)`);
+      expected.constraints = {};
+      for (const c of this.constraints) {
+        const pc = p.predicted.constraints[c.name];
+        if (!pc) continue;
+        expected.constraints[c.name] = { predicted: round(pc.mean, 5), max: c.max, pFeasible: round(pc.pof, 3) };
+        reasons.push(`${c.name}: predicted ${round(pc.mean, 4)} (limit ${c.max}, P(within) ${round(pc.pof, 2)})`);
+      }
+    }
+    for (const [k, why2] of Object.entries(limited)) reasons.push(`${k} limited by ${why2.join(' and ')}`);
+    const env = this.insideEnvelope(config);
+    if (this.mode === 'auto' && !env.ok) reasons.push(`outside the approved envelope (${env.reason}): needs approval`);
+    const s: Suggestion = { id: `s${this.clock().toString(36)}-${++this.seq}`, createdMs: this.clock(), regime: st.regime.key, status: 'open', current, config, limited, reason: p.reason, reasons, expected };
+    this.suggestionsById.set(s.id, s);
+    this.record({ kind: 'suggestion', suggestionId: s.id, reason: reasons.join('; '), previous: current, requested: config, limited, predicted: expected, verdict: this.mode === 'observe' ? 'would-apply' : undefined });
+    return s;
+  }
+
+  insideEnvelope(config: Config): { ok: boolean; reason?: string } {
+    const ranges = this.config.guardrails.approvedRanges;
+    for (const k of this.knobs) {
+      const r = ranges[k.name];
+      if (!r) continue;
+      const v = config[k.name];
+      if (r.choices && !r.choices.includes(String(v))) return { ok: false, reason: `${k.name}=${v} not in approved choices` };
+      if (typeof v === 'number' && ((r.min !== undefined && v < r.min) || (r.max !== undefined && v > r.max))) return { ok: false, reason: `${k.name}=${v} outside [${r.min ?? '-∞'}, ${r.max ?? '∞'}]` };
+    }
+    return { ok: true };
+  }
+
+  // ---------------------------------------------------------------- actions
+
+  /** A human approves a suggestion (approve/auto mode): it runs as a trial. */
+  async approve(id: string, actor: string): Promise<TrialOutcome> {
+    const s = this.suggestionsById.get(id);
+    if (!s) throw new TunerConflictError(`no suggestion ${id}`);
+    if (s.status !== 'open') throw new TunerConflictError(`suggestion ${id} is ${s.status}`);
+    if (this.mode === 'observe') throw new TunerConflictError('mode is observe: suggestions are not applied (set mode approve or auto)');
+    this.record({ kind: 'approval', suggestionId: id, actor, reason: `approved by ${actor}`, requested: s.config });
+    return this.runSuggestion(s, actor);
+  }
+
+  private async runSuggestion(s: Suggestion, actor: string): Promise<TrialOutcome> {
+    const out = await this.runTrial(s.config, { reason: `${s.reason}: ${s.reasons[0]}`, actor, suggestionId: s.id, predicted: s.expected });
+    s.status = out.verdict === 'kept' ? 'applied' : out.verdict === 'rolled-back' ? 'rolled-back' : 'refused';
+    return out;
+  }
+
+  /** Applies an explicit configuration through the same guarded path (approve/auto mode). */
+  async apply(config: Config, actor: string, reason = 'manual apply'): Promise<TrialOutcome> {
+    if (this.mode === 'observe') throw new TunerConflictError('mode is observe: nothing is applied (set mode approve or auto)');
+    const unknown = Object.keys(config).filter((k) => !this.knobs.some((kn) => kn.name === k));
+    if (unknown.length) throw new TunerConflictError(`unknown knobs: ${unknown.join(', ')}`);
+    return this.runTrial(config, { reason, actor });
+  }
+
+  private async applyAll(instances: string[], config: Config): Promise<Record<string, Config>> {
+    const applied: Record<string, Config> = {};
+    for (const i of instances) applied[i] = this.knobsOnly(await this.deps.applier.apply(i, config));
+    return applied;
+  }
+
+  /**
+   * The guarded change: limits, envelope, canary first, evaluation window, rollback on
+   * regression or regime change, audit of what was really in effect.
+   */
+  async runTrial(requested: Config, why: { reason: string; actor?: string; suggestionId?: string; predicted?: unknown }): Promise<TrialOutcome> {
+    const regimeKey = this.detector.regime?.key ?? 'unknown';
+    if (this.killSwitch) return this.refuse('kill switch is on', why);
+    if (this.trialRunning) return this.refuse('another trial is running', why);
+    this.trialRunning = true;
+    try {
+      await this.ensurePinned();
+      const instances = this.deps.applier.instances();
+      const canary = instances[0];
+      const rest = instances.slice(1);
+      const previous = this.knobsOnly(await this.deps.applier.read(canary));
+      const { config, limited } = limitConfig(this.knobs, previous, requested);
+      if (this.mode === 'auto' && why.actor === 'auto') {
+        const env = this.insideEnvelope(config);
+        if (!env.ok) return this.refuse(`outside the approved envelope: ${env.reason}`, why, { previous, requested: config, limited });
+      }
+      const { windowMs, settleMs } = this.config.evaluation;
+      const t0 = this.clock();
+      const before = await this.measure(t0 - windowMs, t0, rest.length ? rest : undefined);
+      let applied: Record<string, Config>;
+      try {
+        applied = await this.applyAll([canary], config);
+      } catch (e) {
+        const refused = e instanceof ApplyError && e.refused;
+        return this.finish('refused', `${refused ? 'service refused the values' : 'apply failed'}: ${(e as Error).message}`, why, { previous, requested: config, limited, instances, canary });
+      }
+      this.lastChangeMs = this.clock();
+      const stage = async (cohort: string[], baseline: WindowMeasurement): Promise<{ failed: string[]; m: WindowMeasurement; all: WindowMeasurement }> => {
+        await this.sleep(settleMs + windowMs);
+        const t = this.clock();
+        const m = await this.measure(t - windowMs, t, cohort);
+        const all = await this.measure(t - windowMs, t);
+        const base = rest.length && cohort.length < instances.length ? await this.measure(t - windowMs, t, rest) : baseline;
+        return { failed: this.checks(m, base, all, instances.length, config), m, all };
+      };
+      const st = this.detector.regime ? this.stateFor(this.detector.regime) : undefined;
+      // Stage 1: the canary (the only stage when there is one instance).
+      let result = await stage([canary], before);
+      if (this.killSwitch) return this.finish('rolled-back', 'kill switch pressed during the trial (already reverted)', why, { previous, requested: config, limited, applied, instances, canary, before: summary(before), after: summary(result.m) });
+      if (result.failed.length === 0 && rest.length) {
+        Object.assign(applied, await this.applyAll(rest, config));
+        result = await stage(instances, before);
+        if (this.killSwitch) return this.finish('rolled-back', 'kill switch pressed during the trial (already reverted)', why, { previous, requested: config, limited, applied, instances, canary, before: summary(before), after: summary(result.m) });
+      }
+      const effective = applied[canary];
+      if (result.failed.length) {
+        const touched = Object.keys(applied);
+        const reverted = await this.applyAll(touched, previous).catch((e: Error) => ({ error: { message: e.message } }) as unknown as Record<string, Config>);
+        this.lastChangeMs = this.clock();
+        const regimeChanged = result.failed.some((f) => f.startsWith('regime changed'));
+        // A regime change says nothing about the config: discard instead of learning from it.
+        if (st && !regimeChanged) st.optimizer.tell(this.observation(effective, result.m, true));
+        return this.finish('rolled-back', `rolled back: ${result.failed.join('; ')}`, why, {
+          previous,
+          requested: config,
+          limited,
+          applied,
+          instances,
+          canary,
+          before: summary(before, this.objectiveOf(previous, before)),
+          after: summary(result.m, this.objectiveOf(effective, result.m)),
+          checks: result.failed,
+          reverted,
+        });
+      }
+      if (st) {
+        st.optimizer.tell(this.observation(effective, result.m));
+        st.lastToldKey = st.optimizer.space.key(effective);
+      }
+      this.keptChanges.push({ previous, applied: effective, timeMs: this.clock() });
+      return this.finish('kept', why.reason, why, {
+        previous,
+        requested: config,
+        limited,
+        applied,
+        instances,
+        canary,
+        before: summary(before, this.objectiveOf(previous, before)),
+        after: summary(result.m, this.objectiveOf(effective, result.m)),
+        checks: ['all checks passed'],
+      });
+    } finally {
+      this.trialRunning = false;
+      void regimeKey;
+    }
+  }
+
+  /** Guardrail checks of an evaluation window; returns the failed ones. */
+  private checks(m: WindowMeasurement, base: WindowMeasurement, all: WindowMeasurement, nInstances: number, config: Config): string[] {
+    const g = this.config.guardrails;
+    const failed: string[] = [];
+    if (m.requests < this.config.evaluation.minRequests) failed.push(`inconclusive: ${m.requests} requests < ${this.config.evaluation.minRequests} in the window`);
+    if (this.detector.differs(all.ratePerS / nInstances, all.mix)) failed.push(`regime changed mid-trial (${round(all.ratePerS / nInstances)} req/s per instance)`);
+    if (base.requests > 0 && m.requests > 0 && m.p99Ms > base.p99Ms * (1 + g.p99Tolerance)) failed.push(`p99 ${round(m.p99Ms)} ms > baseline ${round(base.p99Ms)} ms × ${1 + g.p99Tolerance}`);
+    if (m.errorRate > base.errorRate + g.errorRateDelta) failed.push(`error rate ${round(m.errorRate, 4)} > baseline ${round(base.errorRate, 4)} + ${g.errorRateDelta}`);
+    for (const c of this.constraints) {
+      const v = (m as unknown as Record<string, number | undefined>)[c.name];
+      if (v !== undefined && Number.isFinite(v) && v > c.max) failed.push(`${c.name} ${round(v, 4)} > limit ${c.max}`);
+    }
+    if (m.p99SecondHalfMs > m.p99FirstHalfMs * g.queueGrowthRatio && m.p99SecondHalfMs > base.p99Ms) failed.push(`queue growing: p99 ${round(m.p99FirstHalfMs)} → ${round(m.p99SecondHalfMs)} ms within the window`);
+    if (m.queueSlopePerS !== undefined && m.queueSlopePerS > 0 && (m.queueDepth ?? 0) > 1) failed.push(`queue depth growing (${round(m.queueSlopePerS, 3)}/s)`);
+    void config;
+    return failed;
+  }
+
+  /** Reverts the last kept change on every instance (an operator's rollback). */
+  async rollback(actor: string, reason = 'manual rollback'): Promise<TrialOutcome> {
+    if (this.trialRunning) throw new TunerConflictError('a trial is running; use the kill switch to stop it');
+    const last = this.keptChanges.pop();
+    if (!last) throw new TunerConflictError('nothing to roll back');
+    const instances = this.deps.applier.instances();
+    const current = this.knobsOnly(await this.deps.applier.read(instances[0]));
+    const applied = await this.applyAll(instances, last.previous);
+    this.lastChangeMs = this.clock();
+    const rec = this.record({ kind: 'rollback', actor, reason, previous: current, requested: last.previous, applied, instances, verdict: 'rolled-back' });
+    return { verdict: 'rolled-back', reason, record: rec };
+  }
+
+  /** On: stop all changes and revert every instance to the pinned config. Off: resume. */
+  async setKillSwitch(on: boolean, actor: string, reason = on ? 'kill switch on' : 'kill switch off'): Promise<{ killSwitch: boolean; record: TunerAuditRecord }> {
+    this.killSwitch = on;
+    if (!on) return { killSwitch: false, record: this.record({ kind: 'kill-switch', actor, reason }) };
+    for (const s of this.suggestionsById.values()) if (s.status === 'open') s.status = 'superseded';
+    await this.ensurePinned();
+    const instances = this.deps.applier.instances();
+    const current = this.knobsOnly(await this.deps.applier.read(instances[0]));
+    let applied: Record<string, Config> | undefined;
+    let note = '';
+    try {
+      applied = await this.applyAll(instances, this.pinned as Config);
+    } catch (e) {
+      note = ` (revert failed: ${(e as Error).message})`;
+    }
+    this.lastChangeMs = this.clock();
+    return { killSwitch: true, record: this.record({ kind: 'kill-switch', actor, reason: reason + note, previous: current, requested: this.pinned, applied, instances, verdict: 'rolled-back' }) };
+  }
+
+  // ---------------------------------------------------------------- audit
+
+  private refuse(reason: string, why: { actor?: string; suggestionId?: string }, extra: Partial<TunerAuditRecord> = {}): TrialOutcome {
+    const rec = this.record({ kind: 'refused', reason, actor: why.actor, suggestionId: why.suggestionId, verdict: 'refused', ...extra });
+    return { verdict: 'refused', reason, record: rec };
+  }
+
+  private finish(verdict: TrialVerdict, reason: string, why: { actor?: string; suggestionId?: string; predicted?: unknown; reason: string }, extra: Partial<TunerAuditRecord> & { reverted?: unknown }): TrialOutcome {
+    const { reverted, ...rest } = extra;
+    const rec = this.record({
+      kind: verdict === 'refused' ? 'refused' : 'trial',
+      reason: verdict === 'kept' ? why.reason : `${why.reason} → ${reason}`,
+      actor: why.actor,
+      suggestionId: why.suggestionId,
+      predicted: why.predicted,
+      verdict,
+      ...rest,
+      ...(reverted ? { checks: [...(rest.checks ?? []), `reverted to ${JSON.stringify(reverted)}`] } : {}),
+    });
+    return { verdict, reason, record: rec };
+  }
+
+  private record(r: Omit<TunerAuditRecord, 'id' | 'timeMs' | 'service' | 'regime' | 'mode'>): TunerAuditRecord {
+    const rec: TunerAuditRecord = {
+      id: `a${this.clock().toString(36)}-${++this.seq}`,
+      timeMs: this.clock(),
+      service: this.config.service,
+      regime: this.detector.regime?.key ?? 'unknown',
+      mode: this.mode,
+      ...r,
+    };
+    this.deps.audit.append(rec);
+    return rec;
+  }
+}
