@@ -120,7 +120,7 @@ export async function startDemo(opts: DemoOptions): Promise<DemoSystem> {
 
   return {
     instances,
-    gatewayUrl: find('api-gateway').url,
+    gatewayUrl: instances.find((i) => i.service === 'api-gateway')?.url ?? '',
     find,
     injectFault: (target, fault) => requestJson('POST', `${find(target).url}/admin/faults`, fault),
     clearFaults: async (target) => {

@@ -28,7 +28,7 @@ export interface ActiveFault {
 export class FaultError extends Error {}
 
 const INTENSITY: Record<DemoFaultKind, { min: number; max: number; default: number }> = {
-  cpu: { min: 0.05, max: 1, default: 0.7 },
+  cpu: { min: 0.05, max: 0.95, default: 0.8 },
   memory: { min: 0.5, max: 64, default: 6 },
   delay: { min: 1, max: 10_000, default: 150 },
   loss: { min: 0.01, max: 1, default: 0.3 },
@@ -130,7 +130,8 @@ export class FaultController {
 
   /** Busy-loop slices on the event loop: real CPU use, and requests wait behind them. */
   private startCpuHog(share: number): () => void {
-    const periodMs = 20;
+    // Long slices, like a competing thread holding the core: requests wait behind them.
+    const periodMs = 50;
     let stopped = false;
     let timer: NodeJS.Timeout | undefined;
     const tick = () => {

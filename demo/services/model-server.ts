@@ -5,7 +5,7 @@ import { context, SpanKind, trace } from '@opentelemetry/api';
 import { burnCpu, mulberry32 } from '../lib/random';
 import { BadRequest, requireArray, type ServiceDefinition } from '../lib/service';
 
-const [COST_BASE_MS, COST_PER_ROW_MS] = (process.env.DEMO_MODEL_COST ?? '2,0.03').split(',').map(Number);
+const [COST_BASE_MS, COST_PER_ROW_MS] = (process.env.DEMO_MODEL_COST ?? '3,0.04').split(',').map(Number);
 
 interface Pending {
   rows: number[][];

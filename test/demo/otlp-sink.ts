@@ -12,6 +12,8 @@ export interface SinkSpan {
   traceId: string;
   spanId: string;
   parentSpanId?: string;
+  startMs: number;
+  endMs: number;
 }
 
 export interface OtlpSink {
@@ -41,7 +43,7 @@ export async function startOtlpSink(): Promise<OtlpSink> {
             const instance = attr(rs.resource?.attributes, 'service.instance.id');
             for (const ss of rs.scopeSpans ?? [])
               for (const s of ss.spans ?? [])
-                spans.push({ service, instance, name: s.name, kind: s.kind, statusCode: s.status?.code ?? 0, traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId || undefined });
+                spans.push({ service, instance, name: s.name, kind: s.kind, statusCode: s.status?.code ?? 0, traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId || undefined, startMs: Number(BigInt(s.startTimeUnixNano) / 1000n) / 1000, endMs: Number(BigInt(s.endTimeUnixNano) / 1000n) / 1000 });
           }
         } else if (req.url === '/v1/metrics') {
           for (const rm of body.resourceMetrics ?? []) {
