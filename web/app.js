@@ -54,6 +54,10 @@
     if (a >= 10) return v.toFixed(digits === undefined ? 1 : digits);
     return v.toFixed(digits === undefined ? 2 : digits);
   }
+  // '1' is UCUM for a plain ratio: not worth printing.
+  function unit(u) {
+    return u && u !== '1' ? ' ' + u : '';
+  }
   function time(ms) {
     const d = new Date(ms);
     return d.toISOString().replace('T', ' ').slice(0, 19) + 'Z';
@@ -133,7 +137,7 @@
     box.dataset.evidence = ev.id;
     box.append(h('div', 'title', ev.title));
     const where = [ev.service, ev.operation, ev.edge ? ev.edge.from + '→' + ev.edge.to : '', ev.series].filter(Boolean).join(' · ');
-    box.append(h('div', 'sub', where + ' — before ' + fmt(ev.before) + ' → after ' + fmt(ev.after) + (ev.unit ? ' ' + ev.unit : '')));
+    box.append(h('div', 'sub', where + ' — before ' + fmt(ev.before) + ' → after ' + fmt(ev.after) + unit(ev.unit)));
     box.append(ev.points && ev.points.length >= 2 ? seriesChart(ev, changeAt) : barChart(ev));
     return box;
   }
@@ -154,7 +158,7 @@
     if (cx !== undefined) svg.append(el('line', { class: 'change', x1: cx, x2: cx, y1: 2, y2: H - 10 }));
     svg.append(el('polyline', { points: ev.points.map((p) => X(p[0]).toFixed(1) + ',' + Y(p[1]).toFixed(1)).join(' ') }));
     svg.append(el('text', { x: P, y: H - 1 }, 'before ' + fmt(ev.before)));
-    svg.append(el('text', { x: W - P, y: H - 1, 'text-anchor': 'end' }, 'after ' + fmt(ev.after) + (ev.unit ? ' ' + ev.unit : '')));
+    svg.append(el('text', { x: W - P, y: H - 1, 'text-anchor': 'end' }, 'after ' + fmt(ev.after) + unit(ev.unit)));
     return svg;
   }
 
@@ -166,10 +170,10 @@
     const bw = (v) => Math.max(2, (Math.abs(v) / m) * (W - 120));
     svg.append(el('text', { x: 0, y: 22 }, 'before'));
     svg.append(el('rect', { class: 'before', x: 50, y: 10, height: 16, width: bw(ev.before) }));
-    svg.append(el('text', { x: 54 + bw(ev.before), y: 22 }, fmt(ev.before) + (ev.unit ? ' ' + ev.unit : '')));
+    svg.append(el('text', { x: 54 + bw(ev.before), y: 22 }, fmt(ev.before) + unit(ev.unit)));
     svg.append(el('text', { x: 0, y: 52 }, 'after'));
     svg.append(el('rect', { class: 'after', x: 50, y: 40, height: 16, width: bw(ev.after) }));
-    svg.append(el('text', { x: 54 + bw(ev.after), y: 52 }, fmt(ev.after) + (ev.unit ? ' ' + ev.unit : '')));
+    svg.append(el('text', { x: 54 + bw(ev.after), y: 52 }, fmt(ev.after) + unit(ev.unit)));
     return svg;
   }
 
@@ -226,12 +230,15 @@
       svg.setAttribute('viewBox', '0 0 10 10');
       return;
     }
-    const NW = 168, NH = 50, GX = 90, GY = 26;
+    const NW = 150, NH = 48, GX = 120, GY = 22;
     const { layers, pos } = layout(graph);
     const maxRows = Math.max.apply(null, layers.map((l) => l.length));
     const W = layers.length * NW + (layers.length - 1) * GX + 20;
     const H = maxRows * NH + (maxRows - 1) * GY + 30;
     svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
+    // Natural size, shrunk only when the panel is narrower (CSS max-width), so text stays legible.
+    svg.setAttribute('width', W);
+    svg.setAttribute('height', H);
     const xy = (n) => {
       const p = pos.get(n);
       const colH = p.rows * NH + (p.rows - 1) * GY;
@@ -268,7 +275,7 @@
       g.append(el('title', {}, e.from + ' → ' + e.to + ': ' + e.stats.calls + ' calls, ' + fmt(e.stats.ratePerSec) + '/s, p95 ' + fmt(e.stats.p95Ms) + ' ms, errors ' + fmt(e.stats.errorRate * 100, 1) + '%' + (e.meanGapMs !== undefined ? ', network gap ' + fmt(e.meanGapMs) + ' ms' : '')));
       if (e.from !== e.to && b.x > a.x) {
         const lx = (a.x + NW + b.x) / 2, ly = (a.y + b.y + NH) / 2 - 4;
-        g.append(el('text', { x: lx, y: ly, 'text-anchor': 'middle' }, fmt(e.stats.ratePerSec) + '/s · p95 ' + fmt(e.stats.p95Ms) + 'ms'));
+        g.append(el('text', { x: lx, y: ly, 'text-anchor': 'middle' }, 'p95 ' + fmt(e.stats.p95Ms) + 'ms' + (e.stats.errorRate > 0 ? ' · ' + fmt(e.stats.errorRate * 100, 1) + '% err' : '')));
       }
       svg.append(g);
     }
@@ -277,10 +284,10 @@
       const hcls = health.get(n.service);
       const g = el('g', { class: 'node ' + hcls + (n.virtual ? ' virtual' : ''), 'data-service': n.service, 'data-health': hcls, transform: 'translate(' + x + ',' + y + ')' });
       g.append(el('rect', { width: NW, height: NH, rx: 6, ry: 6 }));
-      const label = n.service.length > 22 ? n.service.slice(0, 21) + '…' : n.service;
+      const label = n.service.length > 20 ? n.service.slice(0, 19) + '…' : n.service;
       g.append(el('text', { class: 'name', x: 8, y: 19 }, label));
       const s = n.stats;
-      g.append(el('text', { class: 'stats', x: 8, y: 37 }, s.calls ? fmt(s.ratePerSec) + '/s · p95 ' + fmt(s.p95Ms) + 'ms · err ' + fmt(s.errorRate * 100, 1) + '%' : n.virtual ? 'not instrumented' : 'no server spans'));
+      g.append(el('text', { class: 'stats', x: 8, y: 37 }, s.calls ? fmt(s.ratePerSec) + '/s · p95 ' + fmt(s.p95Ms) + 'ms' + (s.errorRate > 0 ? ' · ' + fmt(s.errorRate * 100, 1) + '% err' : '') : n.virtual ? 'not instrumented' : 'no server spans'));
       if (hcls === 'critical') g.append(el('text', { class: 'badge', x: NW - 6, y: 12, 'text-anchor': 'end' }, 'ROOT CAUSE'));
       g.append(el('title', {}, n.service + '\ninstances: ' + (n.instances || []).join(', ') + '\nhosts: ' + (n.hosts || []).join(', ') + '\ncalls: ' + s.calls + ', p50 ' + fmt(s.p50Ms) + ' ms, p99 ' + fmt(s.p99Ms) + ' ms'));
       svg.append(g);
