@@ -69,7 +69,7 @@ Rules:
 - Every hypothesis must cite evidence ids: ids of evidence items in the packet (e.g. "ev-3") or ids of tool results ("tool-2").
 - In the explanation cite evidence as [ev-3] or [tool-2]; cite nothing else in square brackets.
 - A candidate can only move up the ranking if you cite its own evidence with a high score; say so when the evidence is weak.
-- Prefer "not supported by the data" over a guess. Values like <email-1> or <ipv4-2> are redacted placeholders; use them as-is.
+- Prefer "not supported by the data" over a guess. Values like <email-N> or <ipv4-N> (N a number) are redacted placeholders; use them exactly as written.
 - Tools are read-only. Do not call the same tool with the same arguments twice.
 When done, reply with only a JSON object (no prose around it) of this shape:
 {"hypotheses":[{"statement":str,"services":[str],"instances":[str],"metrics":[str],"evidenceIds":[str],"confidence":"low"|"medium"|"high"}],
