@@ -1,0 +1,143 @@
+// `faultline tune simulate`: the offline benchmark of the tuner on simulated services with
+// known optima. `faultline tune run`: the tuning loop against a live target's admin endpoint,
+// measuring with its own open-loop probes (the probe rate is the load regime).
+
+import * as fs from 'node:fs';
+import * as readline from 'node:readline/promises';
+import { InvalidArgumentError, type Command } from 'commander';
+import YAML from 'yaml';
+import { CliError } from '../cli';
+
+function positiveInt(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive integer (got "${v}")`);
+    return n;
+  };
+}
+
+function positiveNumber(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!(n > 0)) throw new InvalidArgumentError(`${flag} must be a positive number (got "${v}")`);
+    return n;
+  };
+}
+
+export function register(program: Command): void {
+  const tune = program.command('tune').description('adaptive configuration tuning per load regime (constrained Bayesian optimisation)');
+
+  tune
+    .command('simulate')
+    .description('benchmark the tuner on simulated services with known optima per load regime')
+    .option('--seeds <n>', 'seeds per scenario and regime', positiveInt('--seeds'), 20)
+    .option('--trials <n>', 'trial budget per regime and seed', positiveInt('--trials'), 20)
+    .option('--first-seed <n>', 'first seed', positiveInt('--first-seed'), 1)
+    .option('--scenario <name...>', 'only these scenarios (batched-inference, cache-backed)')
+    .option('--json', 'one JSON line per scenario and regime: {scenario, regime, seeds, withinFivePercent, medianTrialsToFivePercent, unsafeTrials, randomSearchUnsafeTrials}')
+    .action((opts: { seeds: number; trials: number; firstSeed: number; scenario?: string[]; json?: boolean }) => {
+      const bench = require('../../tuner/sim/benchmark') as typeof import('../../tuner/sim/benchmark');
+      const known = bench.SIM_SCENARIOS.map((s) => s.name);
+      for (const s of opts.scenario ?? []) if (!known.includes(s)) throw new CliError(`unknown scenario "${s}" (known: ${known.join(', ')})`);
+      const t0 = Date.now();
+      if (!opts.json) {
+        process.stdout.write(`${'scenario'.padEnd(18)} ${'regime'.padEnd(16)} seeds  within5%  medianTrials  unsafe  random-unsafe  final/opt  optimum\n`);
+      }
+      bench.simulate({ seeds: opts.seeds, trials: opts.trials, firstSeed: opts.firstSeed, scenarios: opts.scenario }, (r) => {
+        if (opts.json) process.stdout.write(bench.toJsonLine(r) + '\n');
+        else {
+          const opt = Object.entries(r.optimum.config)
+            .map(([k, v]) => `${k}=${typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(3) : v}`)
+            .join(' ');
+          process.stdout.write(
+            `${r.scenario.padEnd(18)} ${r.regime.padEnd(16)} ${String(r.seeds).padStart(5)}  ${(r.withinFivePercent * 100).toFixed(0).padStart(7)}%  ${String(r.medianTrialsToFivePercent ?? '-').padStart(12)}  ${r.unsafeTrials.toFixed(2).padStart(6)}  ${r.randomSearchUnsafeTrials.toFixed(2).padStart(13)}  ${r.medianFinalRatio.toFixed(3).padStart(9)}  ${opt} (f*=${r.optimum.objective.toFixed(2)}, default ${r.defaultObjective.toFixed(2)})\n`,
+          );
+        }
+      });
+      if (!opts.json) process.stdout.write(`(${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
+    });
+
+  tune
+    .command('run')
+    .description("run the tuning loop against a target's admin endpoint (GET/PUT /admin/knobs), measuring with its own probes")
+    .requiredOption('--config <file>', 'YAML/JSON file with the tuner section (knobs, objective, guardrails)')
+    .option('--target <admin-url...>', 'base URL(s) of the instance admin endpoints (overrides the config applier; first = canary)')
+    .option('--probe-url <url...>', 'URL(s) to probe, one per target (default: <target>/)')
+    .option('--probe-rps <n>', 'probe requests per second per target (this is the load)', positiveNumber('--probe-rps'), 50)
+    .option('--mode <mode>', 'observe | approve | auto (overrides the config)')
+    .option('--iterations <n>', 'loop iterations (default: until interrupted)', positiveInt('--iterations'))
+    .option('--audit <file>', 'JSONL audit file', 'faultline-tuner-audit.jsonl')
+    .option('--json', 'one JSON line per iteration')
+    .action(async (opts: { config: string; target?: string[]; probeUrl?: string[]; probeRps: number; mode?: string; iterations?: number; audit: string; json?: boolean }) => {
+      await runLoop(opts);
+    });
+}
+
+async function runLoop(opts: { config: string; target?: string[]; probeUrl?: string[]; probeRps: number; mode?: string; iterations?: number; audit: string; json?: boolean }): Promise<void> {
+  const { parseTunerConfig, TunerConfigError } = require('../../tuner/config') as typeof import('../../tuner/config');
+  const { TunerService, createApplier } = require('../../tuner/service') as typeof import('../../tuner/service');
+  const { JsonlAuditSink } = require('../../tuner/audit') as typeof import('../../tuner/audit');
+  const { Prober } = require('../../tuner/probe') as typeof import('../../tuner/probe');
+  const { TelemetryStore } = require('../store/telemetry-store') as typeof import('../store/telemetry-store');
+  let raw: unknown;
+  try {
+    const text = fs.readFileSync(opts.config, 'utf8');
+    raw = YAML.parse(text) as unknown;
+  } catch (e) {
+    throw new CliError(`${opts.config}: ${(e as Error).message}`);
+  }
+  const section = raw && typeof raw === 'object' && 'tuner' in raw ? (raw as { tuner: unknown }).tuner : raw;
+  if (opts.mode && !['observe', 'approve', 'auto'].includes(opts.mode)) throw new CliError(`--mode must be observe, approve or auto (got "${opts.mode}")`);
+  const patched = { ...(section as object) } as Record<string, unknown>;
+  if (opts.mode) patched.mode = opts.mode;
+  if (opts.target) patched.applier = { kind: 'http', targets: opts.target.map((url, i) => ({ instance: `target-${i}`, url })) };
+  let config;
+  try {
+    config = parseTunerConfig(patched);
+  } catch (e) {
+    if (e instanceof TunerConfigError) throw new CliError(`${opts.config}: ${e.message}`);
+    throw e;
+  }
+  if (config.applier.kind !== 'http') throw new CliError('tune run probes HTTP targets: give --target or an http applier in the config');
+  const targets = config.applier.targets;
+  const probeUrls = opts.probeUrl ?? targets.map((t) => t.url.replace(/\/+$/, '') + '/');
+  if (probeUrls.length !== targets.length) throw new CliError(`--probe-url: give one per target (${targets.length})`);
+  const store = new TelemetryStore({ windowMs: Math.max(10 * 60_000, 4 * config.evaluation.windowMs) });
+  const prober = new Prober({ service: config.service, targets: targets.map((t, i) => ({ instance: t.instance, url: probeUrls[i] })), ratePerS: opts.probeRps }, store);
+  const audit = new JsonlAuditSink(opts.audit);
+  const tuner = new TunerService({ config, telemetry: store, applier: createApplier(config.applier), audit });
+  const rl = config.mode === 'approve' && process.stdin.isTTY ? readline.createInterface({ input: process.stdin, output: process.stderr }) : undefined;
+  let stopping = false;
+  const onSig = () => {
+    stopping = true;
+  };
+  process.once('SIGINT', onSig);
+  prober.start();
+  try {
+    for (let i = 0; !stopping && (opts.iterations === undefined || i < opts.iterations); i++) {
+      await new Promise((r) => setTimeout(r, config.evaluation.windowMs));
+      if (stopping) break;
+      const step = await tuner.tick();
+      let trial = step.trial;
+      if (!trial && step.suggestion && config.mode === 'approve' && rl) {
+        process.stderr.write(`suggestion ${step.suggestion.id}:\n  ${step.suggestion.reasons.join('\n  ')}\n`);
+        const answer = await rl.question('apply it as a guarded trial? [y/N] ');
+        if (/^y(es)?$/i.test(answer.trim())) trial = await tuner.approve(step.suggestion.id, 'cli');
+      }
+      const line = { iteration: i + 1, regime: step.regime, note: step.note, suggestion: step.suggestion && { id: step.suggestion.id, config: step.suggestion.config, reasons: step.suggestion.reasons }, trial: trial && { verdict: trial.verdict, reason: trial.reason, applied: trial.record.applied, after: trial.record.after } };
+      if (opts.json) process.stdout.write(JSON.stringify(line) + '\n');
+      else {
+        process.stdout.write(`[${i + 1}] regime ${step.regime ?? '-'}${step.note ? ` (${step.note})` : ''}\n`);
+        if (step.suggestion) process.stdout.write(`    suggestion ${step.suggestion.id}: ${step.suggestion.reasons.join('; ')}\n`);
+        if (trial) process.stdout.write(`    trial ${trial.verdict}: ${trial.reason}; in effect ${JSON.stringify(trial.record.applied)}\n`);
+      }
+    }
+  } finally {
+    process.off('SIGINT', onSig);
+    rl?.close();
+    await prober.stop();
+    audit.close();
+  }
+  const best = tuner.currentRegime().best;
+  if (!opts.json && best) process.stdout.write(`best known for ${tuner.currentRegime().regime}: ${JSON.stringify(best.config)} (predicted ${best.predictedObjective})\n`);
+}
