@@ -7,7 +7,9 @@ module.exports = {
   transform: {
     '^.+\\.(t|j)s$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!(cookie|p-limit|yocto-queue)/)'],
+  // The OTLP exporters load node:http with import(), which Jest's CommonJS runtime refuses
+  // without --experimental-vm-modules: compile that package's import() to require() too.
+  transformIgnorePatterns: ['/node_modules/(?!(cookie|p-limit|yocto-queue|@opentelemetry/otlp-exporter-base)/)'],
   testTimeout: 30000,
   // Tests start real servers on ephemeral loopback ports; two workers match the 2-core CI machine.
   maxWorkers: 2,
