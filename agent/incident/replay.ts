@@ -96,9 +96,8 @@ export function toRanking(diagnosis: Diagnosis, services: string[], minLength: n
   for (const c of diagnosis.causes) {
     if (seen.has(c.service)) continue;
     seen.add(c.service);
-    const entry: RankingEntry = { service: c.service, kind: c.kind, score: round(c.score) };
-    if (c.instance) entry.instance = c.instance;
-    out.push(entry);
+    // Keys in the spec's order: service, instance?, kind, score.
+    out.push(c.instance ? { service: c.service, instance: c.instance, kind: c.kind, score: round(c.score) } : { service: c.service, kind: c.kind, score: round(c.score) });
   }
   for (const s of services) {
     if (out.length >= minLength) break;
