@@ -87,9 +87,9 @@ test('acknowledged diagnoses and incidents survive kill -9 and a restart', async
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual(d);
     }
-    const list = await (await fetch(`${second.base}/api/v1/diagnoses?limit=100`)).json();
+    const list = (await (await fetch(`${second.base}/api/v1/diagnoses?limit=100`)).json()) as { items: Array<{ id: string }> };
     expect(list.items.map((s: any) => s.id).sort()).toEqual(diagnoses.map((d) => d.id).sort());
-    const incList = await (await fetch(`${second.base}/api/v1/incidents`)).json();
+    const incList = (await (await fetch(`${second.base}/api/v1/incidents`)).json()) as { items: unknown[] };
     expect(incList.items).toEqual(incidents);
     const archive = await fetch(`${second.base}/api/v1/incidents/before-crash/archive`);
     expect(archive.status).toBe(200);

@@ -79,7 +79,7 @@ browserTest(
     // A new diagnosis arrives over the event stream and the list updates without a reload.
     const r = await sc.app.inject({ method: 'POST', url: '/api/v1/diagnoses', payload: { lastMinutes: 5 } });
     expect(r.statusCode).toBe(201);
-    await page.waitForFunction(() => document.querySelectorAll('#diagnoses li').length === 2, undefined, { timeout: 8000 });
+    await page.locator('#diagnoses li').nth(1).waitFor({ timeout: 8000 });
 
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: path.join(ARTIFACTS, 'web-view.png'), fullPage: true });
