@@ -58,7 +58,8 @@ function logDur(d: number): number {
   return Math.log(d > 0.01 ? d : 0.01);
 }
 
-export function detectChange(snapshot: Snapshot): ChangeDetection {
+/** `forceChangeAtMs`: skip the search and report the signals at that split. */
+export function detectChange(snapshot: Snapshot, forceChangeAtMs?: number): ChangeDetection {
   const { fromMs, toMs } = windowOf(snapshot);
   const bucketMs = bucketWidth(toMs - fromMs);
   const nb = Math.max(1, Math.ceil((toMs - fromMs) / bucketMs));
@@ -113,6 +114,13 @@ export function detectChange(snapshot: Snapshot): ChangeDetection {
   const minBefore = hasBaseline ? 0 : Math.max(3, Math.floor(nb * 0.1));
   const minAfter = Math.max(2, Math.floor(nb * 0.05));
   let bestK = -1, bestScore = 0;
+  if (forceChangeAtMs !== undefined) {
+    const k = Math.min(nb, Math.max(0, Math.round((forceChangeAtMs - fromMs) / bucketMs)));
+    const signals: AnomalyReport['signals'] = [];
+    const strength = splitScore(series, k, nb, bucketMs, baselineMs, signals);
+    signals.sort((a, b) => b.score - a.score);
+    return { detected: true, changeAtMs: forceChangeAtMs, baselineSource: hasBaseline ? 'baseline' : 'pre-change', signals: signals.slice(0, 20), strength, bucketMs };
+  }
   for (let k = minBefore; k <= nb - minAfter; k++) {
     const score = splitScore(series, k, nb, bucketMs, baselineMs, undefined);
     if (score > bestScore) {
@@ -150,43 +158,60 @@ function windowOf(snapshot: Snapshot): { fromMs: number; toMs: number } {
   return { fromMs, toMs };
 }
 
-/** Strength of "behaviour after bucket k differs from normal", summed over services. */
+/** Two-sample z on log latency, 0 when the shift is below the minimum effect size. */
+function latencyZ(mA: number, vA: number, nA: number, mN: number, vN: number, nN: number): number {
+  const d = mA - mN;
+  if (Math.abs(d) < MIN_LOG_LATENCY_SHIFT) return 0;
+  return Math.abs(d) / Math.sqrt(Math.max(0.01, vN) / nN + Math.max(0.01, vA) / nA);
+}
+
+function errorZ(pA: number, nA: number, pN: number, nN: number): number {
+  if (Math.abs(pA - pN) < MIN_ERROR_SHIFT) return 0;
+  const p = (pA * nA + pN * nN) / (nA + nN);
+  return Math.abs(pA - pN) / Math.sqrt(p * (1 - p) * (1 / nA + 1 / nN) + 1e-9);
+}
+
+/**
+ * Strength of "behaviour after bucket k differs from normal", summed over services. With a
+ * baseline, a shift must show against both the baseline and the window before the split
+ * (else it is drift between the recordings, not a change); a split with no window before
+ * it only has the baseline and counts half.
+ */
 function splitScore(
   series: Map<string, Series>, k: number, nb: number, bucketMs: number, baselineMs: number,
   signals: AnomalyReport['signals'] | undefined,
 ): number {
   let total = 0;
+  const combine = (zPre: number | undefined, zBase: number | undefined) =>
+    zPre !== undefined && zBase !== undefined ? Math.min(zPre, zBase) : zPre !== undefined ? zPre : zBase !== undefined ? zBase * 0.5 : 0;
   for (const [service, s] of series) {
-    const nB = s.cnt[k] + s.bCnt, nA = s.cnt[nb] - s.cnt[k];
+    const nP = s.cnt[k], nA = s.cnt[nb] - s.cnt[k], nBase = s.bCnt;
     let svcScore = 0;
-    if (nB >= 5 && nA >= 5) {
-      const mB = (s.sum[k] + s.bSum) / nB, mA = (s.sum[nb] - s.sum[k]) / nA;
-      const vB = Math.max(0.01, (s.sum2[k] + s.bSum2) / nB - mB * mB);
-      const vA = Math.max(0.01, (s.sum2[nb] - s.sum2[k]) / nA - mA * mA);
-      const d = mA - mB;
-      if (Math.abs(d) >= MIN_LOG_LATENCY_SHIFT) {
-        const z = Math.abs(d) / Math.sqrt(vB / nB + vA / nA);
-        if (z > Z_FLOOR) {
-          const sc = Math.min(Z_CAP, z) - Z_FLOOR;
-          svcScore += sc;
-          signals?.push({ service, signal: 'latency', before: Math.exp(mB), after: Math.exp(mA), score: sc });
-        }
+    if (nA >= 5 && nP + nBase >= 5) {
+      const mA = (s.sum[nb] - s.sum[k]) / nA, vA = (s.sum2[nb] - s.sum2[k]) / nA - mA * mA;
+      const mP = nP ? s.sum[k] / nP : 0, vP = nP ? s.sum2[k] / nP - mP * mP : 0;
+      const mB = nBase ? s.bSum / nBase : 0, vB = nBase ? s.bSum2 / nBase - mB * mB : 0;
+      const zLat = combine(nP >= 5 ? latencyZ(mA, vA, nA, mP, vP, nP) : undefined, nBase >= 5 ? latencyZ(mA, vA, nA, mB, vB, nBase) : undefined);
+      if (zLat > Z_FLOOR) {
+        const sc = Math.min(Z_CAP, zLat) - Z_FLOOR;
+        svcScore += sc;
+        const before = nP >= 5 ? mP : mB;
+        signals?.push({ service, signal: 'latency', before: Math.exp(before), after: Math.exp(mA), score: sc });
       }
-      const pB = (s.err[k] + s.bErr) / nB, pA = (s.err[nb] - s.err[k]) / nA;
-      if (Math.abs(pA - pB) >= MIN_ERROR_SHIFT) {
-        const p = (pA * nA + pB * nB) / (nA + nB);
-        const z = Math.abs(pA - pB) / Math.sqrt(p * (1 - p) * (1 / nA + 1 / nB) + 1e-9);
-        if (z > Z_FLOOR) {
-          const sc = Math.min(Z_CAP, z) - Z_FLOOR;
-          svcScore += sc;
-          signals?.push({ service, signal: 'errors', before: pB, after: pA, score: sc });
-        }
+      const pA = (s.err[nb] - s.err[k]) / nA, pP = nP ? s.err[k] / nP : 0, pB = nBase ? s.bErr / nBase : 0;
+      const zErr = combine(nP >= 5 ? errorZ(pA, nA, pP, nP) : undefined, nBase >= 5 ? errorZ(pA, nA, pB, nBase) : undefined);
+      if (zErr > Z_FLOOR) {
+        const sc = Math.min(Z_CAP, zErr) - Z_FLOOR;
+        svcScore += sc;
+        signals?.push({ service, signal: 'errors', before: nP >= 5 ? pP : pB, after: pA, score: sc });
       }
     }
-    // Entry-point throughput (root spans per second).
-    const tB = (k * bucketMs + baselineMs) / 1000, tA = ((nb - k) * bucketMs) / 1000;
-    const rB = tB > 0 ? (s.root[k] + s.bRoot) / tB : 0, rA = tA > 0 ? (s.root[nb] - s.root[k]) / tA : 0;
-    if (tB > 0 && tA > 0 && s.root[nb] + s.bRoot >= 20 && Math.abs(rA - rB) >= MIN_RATE_SHIFT * Math.max(rA, rB)) {
+    // Entry-point throughput (root spans per second), against the window before the split
+    // only: a baseline recorded at another time has another load.
+    void baselineMs;
+    const tB = (k * bucketMs) / 1000, tA = ((nb - k) * bucketMs) / 1000;
+    const rB = tB > 0 ? s.root[k] / tB : 0, rA = tA > 0 ? (s.root[nb] - s.root[k]) / tA : 0;
+    if (tB > 0 && tA > 0 && s.root[nb] >= 20 && Math.abs(rA - rB) >= MIN_RATE_SHIFT * Math.max(rA, rB)) {
       const z = Math.abs(rA - rB) / Math.sqrt(rA / tA + rB / tB + 1e-9);
       if (z > Z_FLOOR) {
         const sc = Math.min(Z_CAP, z) - Z_FLOOR;
@@ -204,4 +229,62 @@ export function detectAnomaly(snapshot: Snapshot): AnomalyReport {
   void _s;
   void _b;
   return report;
+}
+
+/**
+ * Second-stage change point for diagnose: given per-span anomaly flags (spans that were slow,
+ * failed, diverged from normal call patterns, or crossed a delayed edge), find the split of
+ * the window after which each service's share of flagged spans rose. Finer than the SLI
+ * detector, because code-level faults change call patterns long before they move latency.
+ */
+export function changeFromFlags(
+  service: Int32Array, start: Float64Array, flags: Uint8Array, inWindow: (i: number) => boolean,
+  nServices: number, fromMs: number, toMs: number,
+): { changeAtMs: number; strength: number } | undefined {
+  const bucketMs = bucketWidth(toMs - fromMs);
+  const nb = Math.max(1, Math.ceil((toMs - fromMs) / bucketMs));
+  const tot = new Float64Array(nServices * (nb + 1)), hit = new Float64Array(nServices * (nb + 1));
+  for (let i = 0; i < service.length; i++) {
+    if (!inWindow(i)) continue;
+    const b = Math.floor((start[i] - fromMs) / bucketMs);
+    if (b < 0 || b >= nb) continue;
+    const at = service[i] * (nb + 1) + b + 1;
+    tot[at]++;
+    if (flags[i]) hit[at]++;
+  }
+  for (let s = 0; s < nServices; s++) {
+    const o = s * (nb + 1);
+    for (let b = 1; b <= nb; b++) {
+      tot[o + b] += tot[o + b - 1];
+      hit[o + b] += hit[o + b - 1];
+    }
+  }
+  const minBefore = Math.max(3, Math.floor(nb * 0.1)), minAfter = Math.max(3, Math.floor(nb * 0.1));
+  let bestK = -1, best = 0;
+  for (let k = minBefore; k <= nb - minAfter; k++) {
+    let score = 0;
+    for (let s = 0; s < nServices; s++) {
+      const o = s * (nb + 1);
+      const nB = tot[o + k], nA = tot[o + nb] - nB;
+      if (nB < 5 || nA < 5) continue;
+      const kB = hit[o + k], kA = hit[o + nb] - kB;
+      const pB = kB / nB, pA = kA / nA;
+      if (pA - pB < MIN_ERROR_SHIFT) continue;
+      const p = (kA + kB) / (nA + nB);
+      const z = (pA - pB) / Math.sqrt(p * (1 - p) * (1 / nA + 1 / nB) + 1e-9);
+      if (z > Z_FLOOR) score += Math.min(Z_CAP, z) - Z_FLOOR;
+    }
+    if (score > best) {
+      best = score;
+      bestK = k;
+    }
+  }
+  if (bestK < 0 || best < DETECT_THRESHOLD) return undefined;
+  return { changeAtMs: fromMs + bestK * bucketMs, strength: best };
+}
+
+/** The SLI signals that moved at a given change time (for the report). */
+export function signalsAt(snapshot: Snapshot, changeAtMs: number): AnomalyReport['signals'] {
+  const det = detectChange(snapshot, changeAtMs);
+  return det.signals;
 }

@@ -5,7 +5,7 @@
 
 import type { AnomalyReport, Diagnosis, Evidence, RankedCause } from '../model/diagnosis';
 import type { Snapshot, Span } from '../model/telemetry';
-import { detectChange } from './detect';
+import { changeFromFlags, detectChange, signalsAt } from './detect';
 import { localize } from './localize';
 import type { ServiceScore } from './localize';
 import { scoreMetrics } from './metrics';
@@ -34,32 +34,55 @@ export function diagnose(snapshot: Snapshot, options: DiagnoseOptions = {}): Dia
   const baseline = snapshot.baseline;
   const hasBaseline = !!baseline && baseline.spans.length + baseline.metrics.length > 0;
   const detection = detectChange(snapshot);
-  const anomaly: AnomalyReport = {
-    detected: detection.detected,
-    changeAtMs: detection.changeAtMs,
-    baselineSource: detection.baselineSource,
-    signals: detection.signals,
-  };
-  // Where "after" starts: the detected change; with a baseline and no detected change the
-  // whole window is compared with the baseline (a weak change may still localize).
-  const changeAtMs = detection.detected ? detection.changeAtMs! : hasBaseline ? -Infinity : undefined;
-
   let causes: RankedCause[] = [];
   let propagationPath: string[] = [];
-  if (changeAtMs !== undefined) {
-    const baseSpans = baseline?.spans ?? [];
+  let changeAtMs: number | undefined = detection.detected ? detection.changeAtMs : undefined;
+  let detected = detection.detected;
+  let signals = detection.signals;
+
+  const baseSpans = baseline?.spans ?? [];
+  if (detected || hasBaseline) {
     const all = baseSpans.length ? baseSpans.concat(snapshot.spans) : snapshot.spans;
     const idx = buildSpanIndex(all, { services: new Interner(), ops: new Interner() });
+    const nBase = baseSpans.length;
+    const cut = new Uint8Array(all.length);
+    markCut(idx, 0, nBase, cut);
+    markCut(idx, nBase, all.length, cut);
     const phase = new Uint8Array(all.length);
-    for (let i = baseSpans.length; i < all.length; i++) phase[i] = idx.start[i] >= changeAtMs ? 1 : 0;
-    const metricScores = scoreMetrics(snapshot.metrics, hasBaseline && baseline!.metrics.length ? baseline!.metrics : undefined, changeAtMs);
-    const result = localize(idx, phase, metricScores);
+    const setPhases = (at: number) => {
+      // 0 baseline, 3 window before the change, 1 after it (see localize.ts PHASE).
+      for (let i = nBase; i < all.length; i++) phase[i] = idx.start[i] >= at ? 1 : 3;
+    };
+    // Pass 1: flag spans against what is known to be normal (the baseline, else the part
+    // before the SLI change), then place the change where flagged spans became more common.
+    setPhases(changeAtMs ?? -Infinity);
+    const first = localize(idx, phase, cut, []);
+    const { fromMs, toMs } = windowBounds(snapshot, idx, nBase);
+    const refined = changeFromFlags(idx.svc, idx.start, first.anomalous, (i) => i >= nBase, idx.services.size, fromMs, toMs);
+    if (refined) {
+      changeAtMs = refined.changeAtMs;
+      if (!detected) {
+        detected = true;
+      }
+      signals = signalsAt(snapshot, changeAtMs);
+    }
+    // With a baseline and no change found, compare the whole window with the baseline.
+    const at = changeAtMs ?? -Infinity;
+    setPhases(at);
+    const metricScores = scoreMetrics(snapshot.metrics, hasBaseline && baseline!.metrics.length ? baseline!.metrics : undefined, at);
+    const result = localize(idx, phase, cut, metricScores);
     const top = result.ranked.slice(0, maxCauses);
     const total = top.slice(0, 3).reduce((s, c) => s + c.score, 0) || 1;
     let evId = 0;
-    causes = top.map((c) => toCause(c, total, detection.detected, () => `ev-${++evId}`));
+    causes = top.map((c) => toCause(c, total, detected, () => `ev-${++evId}`));
     if (causes.length) propagationPath = result.pathOf(causes[0].service);
   }
+  const anomaly: AnomalyReport = {
+    detected,
+    changeAtMs: detected ? changeAtMs : undefined,
+    baselineSource: detected ? (hasBaseline ? 'baseline' : 'pre-change') : 'none',
+    signals,
+  };
   const analysisMs = nowMs() - t0;
   const summary = summarize(anomaly, causes);
   return {
@@ -73,6 +96,24 @@ export function diagnose(snapshot: Snapshot, options: DiagnoseOptions = {}): Dia
     explanation: explain(anomaly, causes, propagationPath),
     timing: { analysisMs, spans: snapshot.spans.length, metricPoints: snapshot.metrics.length },
   };
+}
+
+function windowBounds(snapshot: Snapshot, idx: ReturnType<typeof buildSpanIndex>, from: number): { fromMs: number; toMs: number } {
+  if (snapshot.toMs > snapshot.fromMs) return { fromMs: snapshot.fromMs, toMs: snapshot.toMs };
+  let lo = Infinity, hi = -Infinity;
+  for (let i = from; i < idx.n; i++) {
+    if (idx.start[i] < lo) lo = idx.start[i];
+    if (idx.start[i] > hi) hi = idx.start[i];
+  }
+  return hi > lo ? { fromMs: lo, toMs: hi + 1 } : { fromMs: 0, toMs: 1 };
+}
+
+/** Spans of [from, to) that end within 2 s of the last span start of that recording. */
+function markCut(idx: ReturnType<typeof buildSpanIndex>, from: number, to: number, cut: Uint8Array): void {
+  let last = -Infinity;
+  for (let i = from; i < to; i++) if (idx.start[i] > last) last = idx.start[i];
+  const edge = last - 2000;
+  for (let i = from; i < to; i++) if (idx.start[i] + idx.dur[i] > edge) cut[i] = 1;
 }
 
 function pick(m: Map<string, number>): string | undefined {

@@ -19,7 +19,8 @@ import type { Evidence, FaultKind } from '../model/diagnosis';
 import { SpanKind } from '../model/telemetry';
 import { peerOf, serverChildOf } from './graph';
 import type { MetricSeriesScore } from './metrics';
-import { opLabel } from './span-index';
+import { isEntry, opLabel } from './span-index';
+import { structureChange } from './structure';
 import type { SpanIndex } from './span-index';
 import { excessZ, quantileSorted } from './stats';
 
@@ -55,6 +56,8 @@ export interface ServiceScore {
 
 export interface LocalizeResult {
   ranked: ServiceScore[];
+  /** Per span: 1 when it carries evidence (slow, failing, diverging, delayed edge). */
+  anomalous: Uint8Array;
   /** Trace-derived paths from each candidate towards the entry point. */
   pathOf: (service: string) => string[];
 }
@@ -115,6 +118,50 @@ function tailThreshold(normal: Float64Array): number {
   return Math.max(q99, med + 4 * (q75 - q25)) + Math.max(0.2, 0.1 * med);
 }
 
+/** Phases: 0 baseline recording, 3 window before the change, 1 after the change, 2 ignored. */
+export const PHASE = { BASELINE: 0, AFTER: 1, IGNORED: 2, PRE: 3 } as const;
+const isNormal = (p: number) => p === 0 || p === 3;
+
+/**
+ * Expected rate of an event after the change. The window's own pre-change part is the
+ * closest normal (same load, same hour), so it leads; the baseline recording is a prior
+ * worth up to 20 observations. Signals that were already there before the change (drift
+ * between the baseline and today, constant background errors) therefore cancel out.
+ */
+function expectedRate(kB: number, nB: number, kP: number, nP: number, floor: number): number {
+  const pB = nB > 0 ? kB / nB : NaN;
+  let p: number;
+  if (nP <= 0) p = Number.isNaN(pB) ? 0 : pB;
+  else if (Number.isNaN(pB)) p = kP / nP;
+  else {
+    const a = Math.min(20, nB);
+    p = (kP + a * pB) / (nP + a);
+  }
+  return Math.max(floor, p);
+}
+
+/** Per-key counts of "exceeds" in each phase. */
+class PhaseCounts {
+  kB: Float64Array; nB: Float64Array; kP: Float64Array; nP: Float64Array; kA: Float64Array; nA: Float64Array;
+  constructor(size: number) {
+    this.kB = new Float64Array(size); this.nB = new Float64Array(size);
+    this.kP = new Float64Array(size); this.nP = new Float64Array(size);
+    this.kA = new Float64Array(size); this.nA = new Float64Array(size);
+  }
+  add(key: number, phase: number, hit: boolean): void {
+    if (phase === 0) { this.nB[key]++; if (hit) this.kB[key]++; }
+    else if (phase === 3) { this.nP[key]++; if (hit) this.kP[key]++; }
+    else if (phase === 1) { this.nA[key]++; if (hit) this.kA[key]++; }
+  }
+  expected(key: number, floor: number): number {
+    return expectedRate(this.kB[key], this.nB[key], this.kP[key], this.nP[key], floor);
+  }
+  normalRate(key: number): number {
+    const n = this.nB[key] + this.nP[key];
+    return n > 0 ? (this.kB[key] + this.kP[key]) / n : 0;
+  }
+}
+
 interface TailShift {
   z: number;
   excess: number; // abnormal count beyond what normal predicts
@@ -137,7 +184,11 @@ function tailShift(normal: Float64Array, after: Float64Array): TailShift | undef
   };
 }
 
-export function localize(idx: SpanIndex, phase: Uint8Array, metricScores: MetricSeriesScore[]): LocalizeResult {
+/**
+ * `phase[i]`: 0 normal, 1 after the change, 2 ignored. `cut[i]`: 1 for spans that end at the
+ * edge of their recording (their children may be missing), left out of structure checks.
+ */
+export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, metricScores: MetricSeriesScore[]): LocalizeResult {
   const n = idx.n;
   const svcNames = idx.services.names;
   const accs = new Map<string, Acc>();
@@ -166,29 +217,37 @@ export function localize(idx: SpanIndex, phase: Uint8Array, metricScores: Metric
   // ---- latency: self time per operation --------------------------------------------------
   const nOps = idx.ops.size;
   const opKeyOf = idx.op;
-  const notGap = (i: number) => serverChild[i] < 0 && phase[i] < 2;
-  const selfNormal = new Grouped(nOps, opKeyOf, (i) => idx.self[i], (i) => phase[i] === 0 && notGap(i));
+  const notGap = (i: number) => serverChild[i] < 0 && phase[i] !== 2;
+  const selfNormal = new Grouped(nOps, opKeyOf, (i) => idx.self[i], (i) => isNormal(phase[i]) && notGap(i));
   const selfAfter = new Grouped(nOps, opKeyOf, (i) => idx.self[i], (i) => phase[i] === 1 && notGap(i));
   const opThreshold = new Float64Array(nOps).fill(Infinity);
-  const latencyShifts: Array<{ op: number; t: TailShift }> = [];
+  for (let o = 0; o < nOps; o++) {
+    if (selfNormal.segment(o).length >= MIN_NORMAL && selfAfter.segment(o).length >= MIN_AFTER) opThreshold[o] = tailThreshold(selfNormal.segment(o));
+  }
+  const latCounts = new PhaseCounts(nOps);
+  for (let i = 0; i < n; i++) if (notGap(i)) latCounts.add(idx.op[i], phase[i], idx.self[i] > opThreshold[idx.op[i]]);
+  const latencyShifts: Array<{ op: number; z: number; excess: number; conf: number; before: number; after: number }> = [];
   let totalExcess = 0;
   for (let o = 0; o < nOps; o++) {
-    const t = tailShift(selfNormal.segment(o), selfAfter.segment(o));
-    if (!t || t.z < Z_MIN || t.excess <= 0) continue;
-    opThreshold[o] = tailThreshold(selfNormal.segment(o));
-    latencyShifts.push({ op: o, t });
-    totalExcess += t.excess;
+    if (opThreshold[o] === Infinity) continue;
+    const nA = latCounts.nA[o], kA = latCounts.kA[o];
+    const p0 = latCounts.expected(o, 0.002);
+    const z = excessZ(kA, nA, p0);
+    const excess = kA - nA * p0;
+    if (z < Z_MIN || excess <= 0) continue;
+    latencyShifts.push({ op: o, z, excess, conf: excess / nA, before: quantileSorted(selfNormal.segment(o), 0.5), after: quantileSorted(selfAfter.segment(o), 0.5) });
+    totalExcess += excess;
   }
-  for (const { op, t } of latencyShifts) {
-    const support = t.excess / totalExcess;
-    const s = hm(support, t.confidence);
-    const { service, name } = opLabel(idx.ops.names[op]);
+  for (const t of latencyShifts) {
+    // Support x confidence, scaled by how far the median moved (x2 -> 1.7, x10 -> 3.3).
+    const s = hm(t.excess / totalExcess, t.conf) * (1 + Math.log(Math.max(1, t.after / Math.max(t.before, 1e-3))));
+    const { service, name } = opLabel(idx.ops.names[t.op]);
     const a = acc(service);
     if (s > a.parts.latency) a.parts.latency = s;
     vote(a.opVotes, name, s);
     a.evidence.push({
       component: 'latency', weight: s, type: 'latency', service, operation: name,
-      title: `self time of ${name} rose ${(t.after / Math.max(t.before, 1e-3)).toFixed(1)}x (median ${t.before.toFixed(1)} -> ${t.after.toFixed(1)} ms; ${(t.confidence * 100).toFixed(0)}% of calls above the normal tail)`,
+      title: `self time of ${name}: median ${t.before.toFixed(2)} -> ${t.after.toFixed(2)} ms; ${(t.conf * 100).toFixed(0)}% more calls than normal above the normal tail`,
       before: t.before, after: t.after, unit: 'ms', score: t.z,
     });
   }
@@ -226,28 +285,30 @@ export function localize(idx: SpanIndex, phase: Uint8Array, metricScores: Metric
     originSpan[i] = at;
   }
   {
-    // Per (service, operation of the origin span): after count vs normal rate.
-    const key = new Int32Array(n).fill(-1);
-    for (let i = 0; i < n; i++) key[i] = idx.op[i];
-    const normalN = new Float64Array(nOps), afterN = new Float64Array(nOps), normalE = new Float64Array(nOps), afterE = new Float64Array(nOps);
+    // Per operation of the origin span: errors after the change vs the expected rate.
+    const errCounts = new PhaseCounts(nOps);
+    const originOp = new Int32Array(n).fill(-1);
+    for (let i = 0; i < n; i++) if (originSvc[i] >= 0) originOp[i] = idx.op[originSpan[i]];
+    // Denominator: calls of the operation; numerator: errors credited to it.
+    for (let i = 0; i < n; i++) errCounts.add(idx.op[i], phase[i], false);
     for (let i = 0; i < n; i++) {
-      if (phase[i] === 0) normalN[key[i]]++;
-      else if (phase[i] === 1) afterN[key[i]]++;
+      const o = originOp[i];
+      if (o < 0) continue;
+      const ph = phase[i];
+      if (ph === 0) errCounts.kB[o]++;
+      else if (ph === 3) errCounts.kP[o]++;
+      else if (ph === 1) errCounts.kA[o]++;
     }
-    for (let i = 0; i < n; i++) {
-      if (originSvc[i] < 0) continue;
-      const o = idx.op[originSpan[i]];
-      if (phase[i] === 0) normalE[o]++;
-      else if (phase[i] === 1) afterE[o]++;
-    }
+    const afterN = errCounts.nA;
     const shifts: Array<{ o: number; z: number; excess: number; conf: number; p0: number }> = [];
     let total = 0;
     for (let o = 0; o < nOps; o++) {
-      if (afterE[o] === 0) continue;
-      const p0 = normalN[o] >= MIN_NORMAL ? normalE[o] / normalN[o] : 0;
-      const nA = Math.max(afterN[o], afterE[o]);
-      const z = excessZ(afterE[o], nA, Math.max(p0, 0.001));
-      const excess = afterE[o] - nA * p0;
+      const kA = errCounts.kA[o];
+      if (kA === 0) continue;
+      const nA = Math.max(afterN[o], kA);
+      const p0 = Math.min(1, errCounts.expected(o, 0));
+      const z = excessZ(kA, nA, Math.max(p0, 0.001));
+      const excess = kA - nA * p0;
       if (z < Z_MIN || excess < 2) continue;
       shifts.push({ o, z, excess, conf: Math.min(1, excess / nA), p0 });
       total += excess;
@@ -303,17 +364,19 @@ export function localize(idx: SpanIndex, phase: Uint8Array, metricScores: Metric
     }
     const gapOf = (i: number) => (serverChild[i] >= 0 ? Math.max(0, idx.dur[i] - idx.dur[serverChild[i]]) : idx.dur[i]);
     const nE = edgeFrom.length;
-    const gNormal = new Grouped(nE, edgeOf, gapOf, (i) => phase[i] === 0);
+    const gNormal = new Grouped(nE, edgeOf, gapOf, (i) => isNormal(phase[i]));
     const gAfter = new Grouped(nE, edgeOf, gapOf, (i) => phase[i] === 1);
+    const thresholds = new Float64Array(nE).fill(Infinity);
+    for (let e = 0; e < nE; e++) if (gNormal.segment(e).length >= MIN_NORMAL) thresholds[e] = tailThreshold(gNormal.segment(e));
+    const gapCounts = new PhaseCounts(nE);
     // Errors on an edge whose server side did not fail (lost connections, resets).
-    const errN = new Float64Array(nE), errA = new Float64Array(nE);
+    const lossCounts = new PhaseCounts(nE);
     for (let i = 0; i < n; i++) {
       const e = edgeOf[i];
-      if (e < 0 || !idx.err[i]) continue;
+      if (e < 0) continue;
+      gapCounts.add(e, phase[i], gapOf(i) > thresholds[e]);
       const c = serverChild[i];
-      if (c >= 0 && idx.err[c]) continue;
-      if (phase[i] === 0) errN[e]++;
-      else if (phase[i] === 1) errA[e]++;
+      lossCounts.add(e, phase[i], idx.err[i] === 1 && !(c >= 0 && idx.err[c]));
     }
     const strength = new Float64Array(nE);
     const edgeThreshold = new Float64Array(nE).fill(Infinity);
@@ -325,29 +388,38 @@ export function localize(idx: SpanIndex, phase: Uint8Array, metricScores: Metric
     };
     const lossEdges: Array<{ e: number; z: number; before: number; after: number }> = [];
     for (let e = 0; e < nE; e++) {
-      const nN = gNormal.segment(e).length, nA = gAfter.segment(e).length;
+      const nA = gapCounts.nA[e];
       if (nA < MIN_AFTER) continue;
-      const t = tailShift(gNormal.segment(e), gAfter.segment(e));
       let st = 0;
-      if (t && t.z >= Z_MIN && t.excess > 0) {
-        st = t.confidence;
-        edgeThreshold[e] = tailThreshold(gNormal.segment(e));
-        const from = edgeFrom[e], to = edgeTo[e];
-        const ev: EvidenceDraft = {
-          component: 'edge', weight: st, type: 'edge', service: to, edge: { from, to },
-          title: edgeVirtual[e]
-            ? `calls ${from} -> ${to} (uninstrumented) slowed: median ${t.before.toFixed(1)} -> ${t.after.toFixed(1)} ms`
-            : `network/queue gap ${from} -> ${to} rose: median ${t.before.toFixed(2)} -> ${t.after.toFixed(2)} ms (${(t.confidence * 100).toFixed(0)}% of calls above the normal tail)`,
-          before: t.before, after: t.after, unit: 'ms', score: t.z,
-        };
-        acc(to).evidence.push(ev);
-        acc(from).evidence.push({ ...ev, service: from });
+      if (thresholds[e] < Infinity) {
+        const p0 = gapCounts.expected(e, 0.002);
+        const kA = gapCounts.kA[e];
+        const z = excessZ(kA, nA, p0);
+        const excess = kA - nA * p0;
+        if (z >= Z_MIN && excess > 0) {
+          const b0 = quantileSorted(gNormal.segment(e), 0.5), a0 = quantileSorted(gAfter.segment(e), 0.5);
+          // Share of calls beyond the normal tail, scaled by how far the median gap moved.
+          st = (excess / nA) * (1 + Math.log(Math.max(1, (a0 + 0.05) / (b0 + 0.05))));
+          edgeThreshold[e] = thresholds[e];
+          const before = quantileSorted(gNormal.segment(e), 0.5), after = quantileSorted(gAfter.segment(e), 0.5);
+          const from = edgeFrom[e], to = edgeTo[e];
+          const ev: EvidenceDraft = {
+            component: 'edge', weight: st, type: 'edge', service: to, edge: { from, to },
+            title: edgeVirtual[e]
+              ? `calls ${from} -> ${to} (uninstrumented) slowed: median ${before.toFixed(1)} -> ${after.toFixed(1)} ms`
+              : `network/queue gap ${from} -> ${to} rose: median ${before.toFixed(2)} -> ${after.toFixed(2)} ms (${(st * 100).toFixed(0)}% more calls than normal above the normal tail)`,
+            before, after, unit: 'ms', score: z,
+          };
+          acc(to).evidence.push(ev);
+          acc(from).evidence.push({ ...ev, service: from });
+        }
       }
-      const pN = nN >= MIN_NORMAL ? errN[e] / nN : 0;
-      const zErr = excessZ(errA[e], nA, Math.max(pN, 0.001));
-      if (zErr >= Z_MIN && errA[e] - nA * pN >= 2) {
-        st = Math.max(st, Math.min(1, (errA[e] - nA * pN) / nA + 0.2));
-        lossEdges.push({ e, z: zErr, before: pN, after: errA[e] / nA });
+      const pL = lossCounts.expected(e, 0.001);
+      const kL = lossCounts.kA[e];
+      const zErr = excessZ(kL, nA, pL);
+      if (zErr >= Z_MIN && kL - nA * pL >= 2) {
+        st = Math.max(st, Math.min(1, (kL - nA * pL) / nA + 0.2));
+        lossEdges.push({ e, z: zErr, before: lossCounts.normalRate(e), after: kL / nA });
       }
       strength[e] = st;
       if (edgeVirtual[e]) acc(edgeTo[e]).virtual = true;
@@ -374,7 +446,7 @@ export function localize(idx: SpanIndex, phase: Uint8Array, metricScores: Metric
       if (v.shifted === 0) continue;
       let calleeBonus = 0;
       for (let e = 0; e < nE; e++) if (edgeTo[e] === s && strength[e] > 0) calleeBonus += 0.25 * strength[e];
-      const score = saturate((v.sum + calleeBonus) * (v.shifted / v.total), 1);
+      const score = (v.sum + calleeBonus) * (v.shifted / v.total);
       acc(s).parts.edge = score;
     }
     for (let i = 0; i < n; i++) {
@@ -383,95 +455,43 @@ export function localize(idx: SpanIndex, phase: Uint8Array, metricScores: Metric
     }
   }
 
-  // ---- structure: child-call patterns per operation -----------------------------------------
+  // ---- structure: child-call sequences that changed (structure.ts) ---------------------------
   {
-    // Signature of a span = hash of the sorted distinct operations of its children.
-    const sig = new Float64Array(n);
-    let scratch = new Int32Array(64);
-    for (let i = 0; i < n; i++) {
-      if (phase[i] === 2) continue;
-      const c0 = idx.childStart[i], c1 = idx.childStart[i + 1];
-      if (c1 - c0 > scratch.length) scratch = new Int32Array((c1 - c0) * 2);
-      let m = 0;
-      for (let j = c0; j < c1; j++) scratch[m++] = idx.op[idx.childList[j]];
-      const view = scratch.subarray(0, m).sort();
-      let h1 = 0x811c9dc5, h2 = 17;
-      let prev = -1;
-      for (let q = 0; q < m; q++) {
-        if (view[q] === prev) continue;
-        prev = view[q];
-        h1 = Math.imul(h1 ^ (prev + 1), 0x01000193) >>> 0;
-        h2 = (Math.imul(h2, 31) + prev + 7) & 0x1fffff;
-      }
-      sig[i] = h1 + h2 * 4294967296;
-    }
-    const normalSig = new Map<number, Map<number, number>>();
-    const normalTotal = new Float64Array(nOps);
-    for (let i = 0; i < n; i++) {
-      if (phase[i] !== 0) continue;
-      const o = idx.op[i];
-      normalTotal[o]++;
-      let m = normalSig.get(o);
-      if (!m) normalSig.set(o, (m = new Map()));
-      m.set(sig[i], (m.get(sig[i]) ?? 0) + 1);
-    }
-    const RARE = 0.01;
-    // rareN: normal spans whose pattern is rare within normal itself (leave-one-out).
-    const rareN = new Float64Array(nOps), rareA = new Float64Array(nOps), afterTotal = new Float64Array(nOps);
-    const rare = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      if (phase[i] === 2) continue;
-      const o = idx.op[i];
-      const tot = normalTotal[o];
-      if (tot < MIN_NORMAL) continue;
-      const c = normalSig.get(o)?.get(sig[i]) ?? 0;
-      if (phase[i] === 0) {
-        if ((c - 1) / (tot - 1) <= RARE) rareN[o]++;
-      } else {
-        afterTotal[o]++;
-        if (c / tot <= RARE) rare[i] = 1;
-      }
-    }
-    // Missing-operation patterns: an operation common in normal that vanished is seen at its
-    // parent's signature; one that appears is a new child in some signature. Either way the
-    // changed span is rare[i]. It originates the change unless a child is itself changed.
-    for (let i = 0; i < n; i++) {
-      if (!rare[i]) continue;
-      let childRare = false;
-      for (let j = idx.childStart[i]; j < idx.childStart[i + 1]; j++) {
-        const c = idx.childList[j];
-        if (rare[c] || (idx.err[c] && originSvc[c] >= 0)) childRare = true;
-      }
-      if (!childRare) rareA[idx.op[i]]++;
-    }
-    const shifts: Array<{ o: number; z: number; excess: number; conf: number; p0: number }> = [];
+    const use = new Uint8Array(n);
+    for (let i = 0; i < n; i++) use[i] = cut[i] ? 2 : phase[i];
+    const sc = structureChange(idx, use, serverChild);
+    // Calls each service received after the change: the denominator of "confidence".
+    const calls = new Float64Array(idx.services.size);
+    for (let i = 0; i < n; i++) if (phase[i] === 1 && isEntry(idx, i)) calls[idx.svc[i]]++;
+    const shifts: Array<{ s: number; z: number; excess: number; expected: number }> = [];
     let total = 0;
-    for (let o = 0; o < nOps; o++) {
-      if (rareA[o] === 0) continue;
-      const p0 = rareN[o] / Math.max(1, normalTotal[o]);
-      const z = excessZ(rareA[o], afterTotal[o], Math.max(p0, 0.002));
-      const excess = rareA[o] - afterTotal[o] * p0;
+    for (let s = 0; s < idx.services.size; s++) {
+      const A = sc.afterCount[s];
+      if (A === 0) continue;
+      const E = sc.afterSpans * expectedRate(sc.baseCount[s], sc.baseSpans, sc.preCount[s], sc.preSpans, 0);
+      const z = (A - E) / Math.sqrt(E + 1);
+      const excess = A - E;
       if (z < Z_MIN || excess < 2) continue;
-      shifts.push({ o, z, excess, conf: Math.min(1, excess / afterTotal[o]), p0 });
+      shifts.push({ s, z, excess, expected: E });
       total += excess;
     }
-    for (const s of shifts) {
-      const { service, name } = opLabel(idx.ops.names[s.o]);
-      const score = hm(s.excess / total, s.conf);
+    for (const sh of shifts) {
+      const service = svcNames[sh.s];
+      const conf = Math.min(1, sh.excess / Math.max(calls[sh.s], sh.excess));
+      const score = hm(sh.excess / total, conf);
       const a = acc(service);
-      if (score > a.parts.structure) a.parts.structure = score;
-      vote(a.opVotes, name, score);
+      a.parts.structure = score;
+      const op = sc.exampleOp[sh.s] >= 0 ? opLabel(idx.ops.names[sc.exampleOp[sh.s]]).name : undefined;
+      if (op) vote(a.opVotes, op, score);
       a.evidence.push({
-        component: 'structure', weight: score, type: 'traces', service, operation: name,
-        title: `call pattern of ${name} changed: ${(s.conf * 100).toFixed(0)}% of calls made child calls not seen normally (or skipped usual ones)`,
-        before: s.p0, after: Math.min(1, rareA[s.o] / Math.max(1, afterTotal[s.o])), unit: 'ratio', score: s.z,
+        component: 'structure', weight: score, type: 'traces', service, operation: op,
+        title: `call sequences changed right after calls to ${service}${op ? ` (${op})` : ''}: ${sh.excess.toFixed(0)} more diverging requests than normal (${sh.expected.toFixed(1)} expected)`,
+        before: sh.expected, after: sh.expected + sh.excess, unit: 'count', score: sh.z,
       });
     }
     for (let i = 0; i < n; i++) {
-      if (rare[i] && phase[i] === 1) {
-        anomalous[i] = 1;
-        vote(acc(svcNames[idx.svc[i]]).instanceVotes, idx.spans[i].instance, 0.5);
-      }
+      if (!sc.changed[i]) continue;
+      anomalous[i] = 1;
     }
   }
 
@@ -529,7 +549,8 @@ export function localize(idx: SpanIndex, phase: Uint8Array, metricScores: Metric
       continue;
     }
     const w = CATEGORY_WEIGHT[m.category] ?? 0.3;
-    const s = w * saturate(m.score, 10);
+    // Log scale: a series 300 IQRs out is stronger evidence than one 10 out, but not 30x.
+    const s = w * Math.min(1.5, Math.log1p(m.score) / Math.log1p(100));
     const a = acc(m.service);
     if (s > a.parts.metric) a.parts.metric = s;
     vote(a.instanceVotes, m.instance, s * 2);
@@ -576,7 +597,7 @@ export function localize(idx: SpanIndex, phase: Uint8Array, metricScores: Metric
     ranked.push({ service: a.service, score, parts: a.parts, evidence: a.evidence, instanceVotes: a.instanceVotes, opVotes: a.opVotes, kind: classify(a), virtual: a.virtual });
   }
   ranked.sort((x, y) => y.score - x.score || (x.service < y.service ? -1 : 1));
-  return { ranked, pathOf: (service) => propagationPath(idx, phase, anomalous, service) };
+  return { ranked, anomalous, pathOf: (service) => propagationPath(idx, phase, anomalous, service) };
 }
 
 function fmt(v: number): string {

@@ -37,6 +37,7 @@ export interface MetricSeriesScore {
 
 const MIN_NORMAL_POINTS = 2;
 const SCORE_FLOOR = 3;
+const FLAT_SERIES_CAP = 10;
 
 /**
  * Scores every series with points on both sides. Counters are skipped (their rate would be
@@ -53,12 +54,9 @@ export function scoreMetrics(window: MetricPoint[], baseline: MetricPoint[] | un
     if (!g) groups.set(key, (g = { p, normal: [], after: [] }));
     (normal ? g.normal : g.after).push([p.timeMs, v]);
   };
-  const useBaseline = !!baseline && baseline.length > 0;
-  if (useBaseline) for (const p of baseline!) add(p, true);
-  for (const p of window) {
-    if (p.timeMs >= changeAtMs) add(p, false);
-    else if (!useBaseline) add(p, true);
-  }
+  // Normal = the baseline recording and the window's points before the change.
+  if (baseline) for (const p of baseline) add(p, true);
+  for (const p of window) add(p, p.timeMs < changeAtMs);
   const out: MetricSeriesScore[] = [];
   for (const [key, g] of groups) {
     if (g.normal.length < MIN_NORMAL_POINTS || g.after.length === 0) continue;
@@ -82,6 +80,8 @@ export function scoreMetrics(window: MetricPoint[], baseline: MetricPoint[] | un
     let normalWorst = 0;
     for (const [, v] of g.normal) normalWorst = Math.max(normalWorst, Math.abs(v - r.median) / spread);
     if (best < SCORE_FLOOR || best < 1.5 * normalWorst) continue;
+    // A series flat in normal times can say "it moved", not by how many spreads.
+    if (r.iqr <= 1e-9 * Math.max(1, Math.abs(r.median))) best = Math.min(best, FLAT_SERIES_CAP);
     const p = g.p;
     out.push({
       key, name: p.name, unit: p.unit, service: p.service, instance: p.instance, host: p.host,

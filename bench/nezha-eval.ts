@@ -29,6 +29,9 @@ for (const f of faults) {
   if (verbose || rank !== 1) {
     const top = d.causes.slice(0, 4).map((c) => `${c.service.replace(/^ts-|-service$/g, '')}:${c.kind}:${c.score.toFixed(2)}`).join(' ');
     console.log(`${inc.id.padEnd(44)} truth=${inc.truth.service.replace(/^ts-|-service$/g, '')} rank=${rank || '-'} det=${d.anomaly.detected} dt=${changeErrS.toFixed(0)}s | ${top}`);
+    if (process.env.EVIDENCE) {
+      for (const c of [d.causes[0], d.causes[rank - 1]]) if (c) for (const e of c.evidence.slice(0, 4)) console.log(`      ${c.service}: ${e.title} (score ${e.score.toFixed(1)})`);
+    }
   }
 }
 const acc = (rs: typeof rows, k: number) => rs.filter((r) => r.rank > 0 && r.rank <= k).length / rs.length;

@@ -1,0 +1,148 @@
+// Call-structure change (after Nezha's event-pattern diff, without logs): each span's
+// ordered sequence of child calls (a client call named by the operation it reached on the
+// server side, repeats collapsed) is compared with the sequences its operation showed in
+// normal times. A span whose sequence normal rarely shows has changed; where its sequence
+// leaves the closest normal one says where the change came from: the last call that still
+// matched returned something (an error, a wrong value) that sent the code another way. When
+// it diverges at the first call, the span's own code changed.
+
+import { SpanKind } from '../model/telemetry';
+import type { SpanIndex } from './span-index';
+
+export interface StructureChange {
+  /** Per after-span: 1 when its call sequence is rare in normal times. */
+  changed: Uint8Array;
+  /** Suspect service per changed span (-1 when none). */
+  suspect: Int32Array;
+  /** Suspect counts per service id in the baseline and pre-change phases (leave-one-out rarity) and after. */
+  baseCount: Float64Array;
+  preCount: Float64Array;
+  afterCount: Float64Array;
+  baseSpans: number;
+  preSpans: number;
+  afterSpans: number;
+  /** Per service id: the operation of the diverging span most often seen, for evidence. */
+  exampleOp: Int32Array;
+}
+
+const RARE = 0.01; // a sequence seen in at most 1 % of an operation's normal calls
+const MIN_NORMAL = 5;
+const MAX_SEQ = 64;
+const MAX_DISTINCT = 64;
+
+/**
+ * `use[i]`: 0 baseline, 3 before the change, 1 after, 2 ignore (e.g. spans cut by the window
+ * edge, whose children fall outside it). 0 and 3 together are "normal".
+ */
+export function structureChange(idx: SpanIndex, use: Uint8Array, serverChild: Int32Array): StructureChange {
+  const n = idx.n;
+  const nS = idx.services.size;
+  // Sequence per span as child keys (op ids, client calls replaced by the server op) in
+  // start order; stored in one flat buffer.
+  const seqStart = new Int32Array(n + 1);
+  const flat: number[] = [];
+  const keyOf = (c: number) => (serverChild[c] >= 0 ? idx.op[serverChild[c]] : idx.op[c]);
+  const svcOfKey = (c: number) => (serverChild[c] >= 0 ? idx.svc[serverChild[c]] : idx.svc[c]);
+  const suspectOf: number[] = []; // parallel to flat: the service each key points at
+  let kids = new Int32Array(64);
+  for (let i = 0; i < n; i++) {
+    seqStart[i] = flat.length;
+    if (use[i] === 2) continue;
+    const c0 = idx.childStart[i], c1 = idx.childStart[i + 1];
+    const m = c1 - c0;
+    if (m === 0) continue;
+    if (m > kids.length) kids = new Int32Array(m * 2);
+    for (let j = 0; j < m; j++) kids[j] = idx.childList[c0 + j];
+    const view = kids.subarray(0, m);
+    if (m > 1) view.sort((a, b) => idx.start[a] - idx.start[b] || a - b);
+    let prev = -1, len = 0;
+    for (let j = 0; j < m && len < MAX_SEQ; j++) {
+      const k = keyOf(view[j]);
+      if (k === prev) continue;
+      prev = k;
+      flat.push(k);
+      suspectOf.push(svcOfKey(view[j]));
+      len++;
+    }
+  }
+  seqStart[n] = flat.length;
+  const hashOf = (i: number) => {
+    let h1 = 0x811c9dc5, h2 = 17;
+    for (let q = seqStart[i]; q < seqStart[i + 1]; q++) {
+      h1 = Math.imul(h1 ^ (flat[q] + 1), 0x01000193) >>> 0;
+      h2 = (Math.imul(h2, 31) + flat[q] + 7) & 0x1fffff;
+    }
+    return h1 + h2 * 4294967296 + (seqStart[i + 1] - seqStart[i]) * 1e-3;
+  };
+  const hash = new Float64Array(n);
+  // Normal sequences per operation: counts by hash and a representative span for each.
+  const perOp = new Map<number, { total: number; counts: Map<number, number>; reps: number[] }>();
+  for (let i = 0; i < n; i++) {
+    if (use[i] === 2) continue;
+    hash[i] = hashOf(i);
+    if (use[i] !== 0 && use[i] !== 3) continue;
+    const o = idx.op[i];
+    let e = perOp.get(o);
+    if (!e) perOp.set(o, (e = { total: 0, counts: new Map(), reps: [] }));
+    e.total++;
+    const c = e.counts.get(hash[i]);
+    if (c === undefined) {
+      e.counts.set(hash[i], 1);
+      if (e.reps.length < MAX_DISTINCT) e.reps.push(i);
+    } else e.counts.set(hash[i], c + 1);
+  }
+  const changed = new Uint8Array(n);
+  const suspect = new Int32Array(n).fill(-1);
+  const baseCount = new Float64Array(nS), preCount = new Float64Array(nS), afterCount = new Float64Array(nS);
+  const exampleVotes = new Map<number, Map<number, number>>();
+  let baseSpans = 0, preSpans = 0, afterSpans = 0;
+  for (let i = 0; i < n; i++) {
+    const u = use[i];
+    if (u === 2) continue;
+    const e = perOp.get(idx.op[i]);
+    if (!e || e.total < MIN_NORMAL) continue;
+    const normal = u === 0 || u === 3;
+    if (u === 0) baseSpans++;
+    else if (u === 3) preSpans++;
+    else afterSpans++;
+    const c = e.counts.get(hash[i]) ?? 0;
+    const rare = normal ? (c - 1) / (e.total - 1) <= RARE : c / e.total <= RARE;
+    if (!rare) continue;
+    // Closest normal sequence by longest common prefix; ties go to the more common one.
+    let bestL = -1, bestC = -1;
+    const a0 = seqStart[i], aLen = seqStart[i + 1] - a0;
+    for (const r of e.reps) {
+      if (r === i) continue;
+      const rc = e.counts.get(hash[r]) ?? 0;
+      if (normal && hash[r] === hash[i] && rc <= 1) continue;
+      const b0 = seqStart[r], bLen = seqStart[r + 1] - b0;
+      let l = 0;
+      while (l < aLen && l < bLen && flat[a0 + l] === flat[b0 + l]) l++;
+      if (l > bestL || (l === bestL && rc > bestC)) {
+        bestL = l;
+        bestC = rc;
+      }
+    }
+    if (bestL < 0) continue;
+    const s = bestL === 0 ? idx.svc[i] : suspectOf[a0 + bestL - 1];
+    if (u === 0) baseCount[s]++;
+    else if (u === 3) preCount[s]++;
+    else {
+      afterCount[s]++;
+      changed[i] = 1;
+      suspect[i] = s;
+      let m = exampleVotes.get(s);
+      if (!m) exampleVotes.set(s, (m = new Map()));
+      const key = bestL === 0 ? idx.op[i] : flat[a0 + bestL - 1];
+      m.set(key, (m.get(key) ?? 0) + 1);
+    }
+  }
+  const exampleOp = new Int32Array(nS).fill(-1);
+  for (const [s, m] of exampleVotes) {
+    let best = -1, bestV = 0;
+    for (const [k, v] of m) if (v > bestV) [best, bestV] = [k, v];
+    exampleOp[s] = best;
+  }
+  void SpanKind;
+  return { changed, suspect, baseCount, preCount, afterCount, baseSpans, preSpans, afterSpans, exampleOp };
+}
