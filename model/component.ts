@@ -9,6 +9,8 @@ export interface ComponentHealth {
   status: HealthStatus;
   message?: string; // why it is not ok
   sinceMs?: number;
+  /** false for an optional feature: its failure shows in /readyz but does not make the sidecar unready. Default true. */
+  required?: boolean;
 }
 
 export interface Component {

@@ -203,7 +203,7 @@ export const graphSchema = {
 const componentSchema = {
   type: 'object',
   required: ['component', 'status'],
-  properties: { component: { type: 'string' }, status: { type: 'string' }, message: { type: 'string' }, sinceMs: { type: 'number' } },
+  properties: { component: { type: 'string' }, status: { type: 'string' }, message: { type: 'string' }, sinceMs: { type: 'number' }, required: { type: 'boolean' } },
 } as const;
 
 export const readinessSchema = {

@@ -32,8 +32,10 @@ describe('ops routes', () => {
     expect(r.json().components.map((c: any) => c.component)).toEqual(expect.arrayContaining(['state', 'otlp-http']));
   });
 
-  test('readyz is 503 when a component failed, 200 when only degraded', async () => {
+  test('readyz is 503 when a required component failed, 200 when degraded or an optional one failed', async () => {
     sc.health.push({ component: 'prometheus:x', status: 'degraded', message: 'slow' });
+    expect((await sc.app.inject('/readyz')).statusCode).toBe(200);
+    sc.health.push({ component: 'host', status: 'failed', message: 'no /proc', required: false });
     expect((await sc.app.inject('/readyz')).statusCode).toBe(200);
     sc.health.push({ component: 'otlp-grpc', status: 'failed', message: 'port in use' });
     const r = await sc.app.inject('/readyz');

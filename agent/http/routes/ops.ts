@@ -33,8 +33,8 @@ export function registerOpsRoutes(app: FastifyInstance, deps: ApiDeps): void {
     '/readyz',
     {
       schema: {
-        summary: "Components' health; 503 when one has failed",
-        description: "Components report ok, degraded, failed or disabled; a failed one makes the sidecar not ready. Optional features report 'degraded' or 'disabled' instead of 'failed'.",
+        summary: "Components' health; 503 when a required one has failed",
+        description: "Components report ok, degraded, failed or disabled; a failed one makes the sidecar not ready unless it is marked required: false (an optional feature).",
         tags: ['ops'],
         response: {
           200: { $ref: 'Readiness#' },
@@ -44,7 +44,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
     async (_req, reply) => {
       const list = components();
-      const ready = !list.some((c) => c.status === 'failed');
+      const ready = !list.some((c) => c.status === 'failed' && c.required !== false);
       reply.code(ready ? 200 : 503);
       return { status: ready ? 'ready' : 'not_ready', components: list };
     },
@@ -68,7 +68,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: ApiDeps): void {
       m.storeBytes.set(s.estimatedBytes);
       m.storeEvicted.set({ signal: 'spans' }, s.evictedSpans);
       m.storeEvicted.set({ signal: 'metrics' }, s.evictedMetricPoints);
-      for (const c of components()) m.componentUp.set({ component: c.component }, c.status === 'ok' ? 1 : 0);
+      for (const c of components()) m.componentUp.set({ component: c.component }, c.status === 'ok' || c.status === 'disabled' ? 1 : 0);
       reply.header('content-type', m.registry.contentType);
       return m.registry.metrics();
     },
