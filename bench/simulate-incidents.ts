@@ -13,8 +13,8 @@ import { writeIncident } from '../agent/incident/writer';
 export const FIXTURES: Array<SimulationOptions & { fault: SimulatedFault }> = [
   { id: 'sim-cpu-ranker', seed: 11, fault: { kind: 'cpu', service: 'ranker', instance: 'ranker-1' } },
   { id: 'sim-memory-feature-store', seed: 12, fault: { kind: 'memory', service: 'feature-store', instance: 'feature-store-0' } },
-  { id: 'sim-delay-recall-cf', seed: 13, fault: { kind: 'delay', service: 'recall-cf', instance: 'recall-cf-0' } },
-  { id: 'sim-loss-candidates', seed: 14, fault: { kind: 'loss', service: 'candidates', instance: 'candidates-0' } },
+  { id: 'sim-delay-recall-cf', seed: 13, fault: { kind: 'delay', service: 'recall-cf', instance: 'recall-cf-0', fromService: 'candidates' } },
+  { id: 'sim-loss-candidates', seed: 14, fault: { kind: 'loss', service: 'candidates', instance: 'candidates-0', fromService: 'recommend' } },
   { id: 'sim-error-model-server', seed: 15, fault: { kind: 'error', service: 'model-server', instance: 'model-server-0' } },
   { id: 'sim-config-recommend', seed: 16, fault: { kind: 'config', service: 'recommend' } },
 ];

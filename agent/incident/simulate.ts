@@ -21,6 +21,8 @@ export interface SimulatedFault {
   instance?: string;
   /** How strong, 1 = the default effect size. */
   severity?: number;
+  /** delay / loss: only calls from this caller service (one edge); every caller when absent. */
+  fromService?: string;
 }
 
 export interface SimulationOptions {
@@ -163,6 +165,12 @@ class Simulator {
     return this.o.fault?.severity ?? 1;
   }
 
+  /** A network fault on the edge caller -> callee. */
+  private edgeFaulty(caller: Instance, callee: Instance, t: number, kind: 'delay' | 'loss'): boolean {
+    const from = this.o.fault?.fromService;
+    return this.faulty(callee, t, kind) && (from === undefined || from === caller.service);
+  }
+
   private pick(service: string): Instance {
     const list = this.byService.get(service)!;
     const n = this.roundRobin.get(service) ?? 0;
@@ -221,8 +229,8 @@ class Simulator {
     const callee = this.pick(service);
     const clientId = this.hex(16);
     let oneWay = 0.15 + this.lognormal(0.12, 0.4);
-    if (this.faulty(callee, t, 'delay')) oneWay += 40 * this.severity * (0.8 + 0.4 * this.rand()); // netem on the callee's interface
-    const lost = this.faulty(callee, t, 'loss') ? this.rand() : 1;
+    if (this.edgeFaulty(caller, callee, t, 'delay')) oneWay += 40 * this.severity * (0.8 + 0.4 * this.rand()); // netem on the callee's interface
+    const lost = this.edgeFaulty(caller, callee, t, 'loss') ? this.rand() : 1;
     if (lost < 0.3 * Math.min(1, this.severity)) {
       // Connection never established: the caller times out / is reset; the callee sees nothing.
       const dur = 80 + 40 * this.rand();
@@ -446,10 +454,11 @@ export function simulateIncident(options: SimulationOptions): IncidentContent {
   };
   const f = options.fault;
   if (f) {
-    content.meta.description = `Simulated ${f.kind} fault in ${f.instance ?? f.service} from ${new Date(faultAtMs).toISOString()} (seed ${seed}).`;
+    const edge = f.fromService ? ` on the edge ${f.fromService} -> ${f.service}` : '';
+    content.meta.description = `Simulated ${f.kind} fault in ${f.instance ?? f.service}${edge} from ${new Date(faultAtMs).toISOString()} (seed ${seed}).`;
     if (!options.withoutTruth) {
-      content.meta.truth = { service: f.service, kind: f.kind, start: new Date(faultAtMs).toISOString() };
-      if (f.instance) content.meta.truth.instance = f.instance;
+      const start = new Date(faultAtMs).toISOString();
+      content.meta.truth = f.instance ? { service: f.service, instance: f.instance, kind: f.kind, start } : { service: f.service, kind: f.kind, start };
     }
   } else {
     content.meta.description = `Simulated fault-free traffic (seed ${seed}).`;
