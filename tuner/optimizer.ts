@@ -7,7 +7,7 @@
 import { logExpectedImprovement, logProbabilityOfFeasibility, probabilityOfFeasibility } from './acquisition';
 import { GaussianProcess, type GpHyper } from './gp';
 import { createRng, type Rng } from './random';
-import { KnobSpace, limitConfig, type Config, type KnobSpec } from './space';
+import { allowedInterval, KnobSpace, limitConfig, type Config, type KnobSpec } from './space';
 
 export type Transform = 'none' | 'log' | 'logit';
 
@@ -269,6 +269,15 @@ export class RegimeOptimizer {
         } else for (let j = 0; j < b.size; j++) x[b.offset + j] = center[b.offset + j];
       }
       candidates.push(x);
+    }
+    // Full-step moves per knob from the current config: on a plateau (a cliff just beyond the
+    // trust region) the largest allowed step is often the only informative one.
+    for (const k of knobs) {
+      if (k.type === 'choice') continue;
+      const cur = Number(current[k.name] ?? k.default);
+      for (const v of allowedInterval(k, cur)) {
+        if (v !== cur) candidates.push(this.space.encode({ ...current, [k.name]: v }));
+      }
     }
     type Scored = { config: Config; score: number; safe: boolean; logEi: number; logPof: number; pofSum: number };
     const scored: Scored[] = [];

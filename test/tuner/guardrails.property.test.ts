@@ -1,0 +1,94 @@
+import fc from 'fast-check';
+import { RegimeOptimizer } from '../../tuner/optimizer';
+import { limitConfig, limitValue, stepLimit, type Config, type KnobSpec } from '../../tuner/space';
+
+// The step-limit rule, restated independently of the implementation.
+function withinStep(k: KnobSpec, from: number, to: number): boolean {
+  const step = k.maxStep ?? (k.log ? 1.5 : 0.25 * ((k.max as number) - (k.min as number)));
+  const eps = 1e-9;
+  if (k.type === 'int' && Math.abs(to - from) <= 1) return true;
+  if (k.log) return to <= from * step * (1 + eps) && to >= (from / step) * (1 - eps);
+  return Math.abs(to - from) <= step + eps;
+}
+
+const numericKnob: fc.Arbitrary<KnobSpec> = fc
+  .record({
+    type: fc.constantFrom<'int' | 'float'>('int', 'float'),
+    log: fc.boolean(),
+    a: fc.integer({ min: 1, max: 1000 }),
+    span: fc.integer({ min: 2, max: 100_000 }),
+    stepFactor: fc.option(fc.double({ min: 1.05, max: 4, noNaN: true }), { nil: undefined }),
+    stepAbs: fc.option(fc.double({ min: 0.5, max: 5000, noNaN: true }), { nil: undefined }),
+  })
+  .map(({ type, log, a, span, stepFactor, stepAbs }) => {
+    const min = a;
+    const max = a + span;
+    return { name: 'k', type, log, min, max, maxStep: log ? stepFactor : stepAbs, default: min } as KnobSpec;
+  });
+
+describe('guardrails: no applied value leaves its bounds or exceeds its step limit', () => {
+  it('limitValue, whatever is proposed (NaN, ±∞, far outside, out-of-bounds current)', () => {
+    fc.assert(
+      fc.property(numericKnob, fc.double({ noNaN: false }), fc.double({ min: 0, max: 1, noNaN: true }), (k, proposed, u) => {
+        const min = k.min as number;
+        const max = k.max as number;
+        let current = min + u * (max - min);
+        if (k.type === 'int') current = Math.round(current);
+        const r = limitValue(k, current, proposed);
+        const v = r.value as number;
+        expect(Number.isFinite(v)).toBe(true);
+        expect(v).toBeGreaterThanOrEqual(min);
+        expect(v).toBeLessThanOrEqual(max);
+        if (k.type === 'int') expect(Number.isInteger(v)).toBe(true);
+        expect(withinStep(k, current, v)).toBe(true);
+        expect(stepLimit(k)).toBeGreaterThan(0);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('a choice knob only ever takes one of its choices', () => {
+    const k: KnobSpec = { name: 'c', type: 'choice', choices: ['lru', 'lfu', 'fifo'], default: 'lru' };
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.double()), (p) => {
+        expect(k.choices).toContain(limitValue(k, 'lfu', p as string).value);
+      }),
+    );
+  });
+
+  it('whatever the optimizer proposes after arbitrary observations stays in bounds and step limits of the current config', () => {
+    const knobs: KnobSpec[] = [
+      { name: 'threads', type: 'int', min: 1, max: 16, maxStep: 3, default: 8 },
+      { name: 'maxBatch', type: 'int', min: 1, max: 64, log: true, maxStep: 2, default: 16 },
+      { name: 'timeoutMs', type: 'float', min: 0.05, max: 20, log: true, default: 2 },
+      { name: 'policy', type: 'choice', choices: ['a', 'b'], default: 'a' },
+    ];
+    const obs = fc.record({
+      threads: fc.integer({ min: 1, max: 16 }),
+      maxBatch: fc.integer({ min: 1, max: 64 }),
+      timeoutMs: fc.double({ min: 0.05, max: 20, noNaN: true }),
+      policy: fc.constantFrom('a', 'b'),
+      objective: fc.double({ min: 0.1, max: 1e4, noNaN: true }),
+      util: fc.double({ min: 0, max: 2, noNaN: true }),
+    });
+    fc.assert(
+      fc.property(fc.array(obs, { minLength: 1, maxLength: 8 }), fc.integer({ min: 1, max: 1000 }), (list, seed) => {
+        const opt = new RegimeOptimizer({ knobs, constraints: [{ name: 'util', max: 0.85 }], seed, candidates: 60 });
+        for (const o of list) opt.tell({ config: { threads: o.threads, maxBatch: o.maxBatch, timeoutMs: o.timeoutMs, policy: o.policy }, objective: o.objective, constraints: { util: o.util } });
+        const current: Config = { threads: list[0].threads, maxBatch: list[0].maxBatch, timeoutMs: list[0].timeoutMs, policy: list[0].policy };
+        const p = opt.ask(current);
+        // the service limits again before applying; both must agree (idempotent)
+        const applied = limitConfig(knobs, current, p.config).config;
+        expect(applied).toEqual(p.config);
+        for (const k of knobs) {
+          if (k.type === 'choice') continue;
+          const v = applied[k.name] as number;
+          expect(v).toBeGreaterThanOrEqual(k.min as number);
+          expect(v).toBeLessThanOrEqual(k.max as number);
+          expect(withinStep(k, current[k.name] as number, v)).toBe(true);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
