@@ -31,6 +31,8 @@ export interface LlmConfig {
   topK?: number;
   /** 'json_object' (default) asks for JSON mode, 'json_schema' for strict structured output, 'off' sends no response_format (servers without JSON mode). */
   responseFormat?: 'json_object' | 'json_schema' | 'off';
+  /** false: no tool calling, one call over the packet only (for local models that call tools badly). Default true. */
+  useTools?: boolean;
   /** Minimum evidence score a candidate needs, cited by the model, to move up the ranking. Default 3. */
   promoteMinEvidenceScore?: number;
 }
@@ -93,7 +95,8 @@ function numberFrom(env: Record<string, string | undefined>, name: string): numb
 
 /**
  * Reads OPENAI_BASE_URL, OPENAI_API_KEY, FAULTLINE_LLM_MODEL (and FAULTLINE_LLM_TIMEOUT_MS,
- * FAULTLINE_LLM_MAX_STEPS, FAULTLINE_LLM_MAX_TOKENS, FAULTLINE_LLM_COST_IN, FAULTLINE_LLM_COST_OUT)
+ * FAULTLINE_LLM_MAX_STEPS, FAULTLINE_LLM_MAX_TOKENS, FAULTLINE_LLM_COST_IN, FAULTLINE_LLM_COST_OUT,
+ * FAULTLINE_LLM_TOOLS=off)
  * over `base` (a config file's values win over nothing, env wins over the file's unset fields only
  * where the file left them at defaults). Enabled when a model plus a base URL or a key is given,
  * unless FAULTLINE_LLM=off.
@@ -111,6 +114,7 @@ export function llmConfigFromEnv(env: Record<string, string | undefined> = proce
   c.maxTotalTokens = numberFrom(env, 'FAULTLINE_LLM_MAX_TOKENS') ?? c.maxTotalTokens;
   c.costPerMTokIn = numberFrom(env, 'FAULTLINE_LLM_COST_IN') ?? c.costPerMTokIn;
   c.costPerMTokOut = numberFrom(env, 'FAULTLINE_LLM_COST_OUT') ?? c.costPerMTokOut;
+  if (env.FAULTLINE_LLM_TOOLS && /^(off|false|0|no)$/i.test(env.FAULTLINE_LLM_TOOLS.trim())) c.useTools = false;
   if (!base.enabled) c.enabled = Boolean(c.model && (c.baseURL || c.apiKey));
   if (env.FAULTLINE_LLM && /^(off|false|0|no)$/i.test(env.FAULTLINE_LLM.trim())) c.enabled = false;
   return c;

@@ -13,3 +13,4 @@ export type { GroundedAnswer, RankChange, RefusedPromotion } from './grounding';
 export { llmAnswerSchema, parseAnswer, answerJsonSchema } from './schema';
 export type { LlmAnswer, Hypothesis, NextCheck } from './schema';
 export type { RecentChange, ToolResult } from './tools';
+export { snapshotReader } from './snapshot-reader';

@@ -129,7 +129,7 @@ export async function explainDiagnosis(diagnosis: Diagnosis, reader: TelemetryRe
     const ctx = buildContext(diagnosis, reader);
     const packet = buildEvidencePacket(ctx, config.topK ?? 5, redactor);
     sent.packet = packet;
-    const tools = toolDefinitions({ reader: reader !== undefined, changes: deps.recentChanges !== undefined });
+    const tools = config.useTools === false ? [] : toolDefinitions({ reader: reader !== undefined, changes: deps.recentChanges !== undefined });
     sent.tools = tools.map((t) => t.function.name);
     const client = deps.client ?? createClient(config);
     const deadline = started + (config.totalTimeoutMs ?? 60_000);

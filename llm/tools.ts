@@ -239,6 +239,28 @@ export function runTool(rt: ToolRuntime, id: string, name: string, rawArgs: stri
   }
   const full: ToolResult = rt.redactor.deep({ id, tool: name, query: parsedArgs, ...result });
   let text = JSON.stringify(full);
+  if (text.length > rt.maxOutputChars && name === 'example_traces' && full.status === 'ok') {
+    // Traces degrade gracefully: keep the slowest spans of each trace without attributes first.
+    const data = full.data as { traces: Array<{ traceId: string; spans: Array<Record<string, unknown>>; moreSpans: number }> };
+    const compact = {
+      traces: data.traces.map((t) => ({
+        traceId: t.traceId,
+        spans: [...t.spans]
+          .sort((x, y) => Number(y.durationMs) - Number(x.durationMs))
+          .slice(0, 8)
+          .map(({ attributes: _a, ...rest }) => (void _a, rest)),
+        moreSpans: t.moreSpans + Math.max(0, t.spans.length - 8),
+      })),
+    };
+    const compacted = { ...full, data: compact, truncated: true, message: 'compacted to the 8 slowest spans per trace without attributes; ask for one trace (limit 1) or one operation for details' };
+    const t2 = JSON.stringify(compacted);
+    if (t2.length <= rt.maxOutputChars) {
+      full.data = compact;
+      full.message = compacted.message;
+      full.truncated = true;
+      text = t2;
+    }
+  }
   if (text.length > rt.maxOutputChars) {
     const note = `result cut at ${rt.maxOutputChars} of ${text.length} characters: narrow the query (name one operation or instance, a smaller limit or maxPoints)`;
     const preview = JSON.stringify(full.data).slice(0, Math.max(0, rt.maxOutputChars - 400 - JSON.stringify(full.query).length));

@@ -147,6 +147,16 @@ describe('investigation', () => {
     expect(s.requests[0].body.tools).toBeUndefined();
   });
 
+  test('tools can be switched off for models that call them badly', async () => {
+    const s = await fake([{ type: 'message', content: answer() }]);
+    const c = llmConfigFromEnv({ OPENAI_BASE_URL: s.baseURL, FAULTLINE_LLM_MODEL: 'small-local', FAULTLINE_LLM_TOOLS: 'off' });
+    const o = await explainDiagnosis(makeDiagnosis(), store, c);
+    expect(o.status).toBe('ok');
+    expect(s.requests[0].body.tools).toBeUndefined();
+    expect(s.requests[0].body.messages[1].content).toMatch(/No tools are available/);
+    expect(s.requests[0].headers.authorization).toBe('Bearer no-key');
+  });
+
   test('oversized tool output is cut to the budget with an instruction to narrow', async () => {
     const s = await fake([
       { type: 'message', toolCalls: [{ name: 'example_traces', arguments: { service: 'ranking', kind: 'slow', limit: 5 } }] },
@@ -159,6 +169,23 @@ describe('investigation', () => {
     expect(r).toMatchObject({ status: 'ok', truncated: true, query: { service: 'ranking', kind: 'slow', limit: 5 } });
     expect(r.message).toMatch(/narrow the query/);
     expect(rec(d).toolCalls[0].truncated).toBe(true);
+  });
+
+  test('example traces too large for the budget are first compacted to the slowest spans', async () => {
+    const s = await fake([
+      { type: 'message', toolCalls: [{ name: 'example_traces', arguments: { service: 'gateway', kind: 'slow', limit: 2 } }] },
+      { type: 'message', content: answer() },
+    ]);
+    await maybeExplain(makeDiagnosis(), store, testConfig(s.baseURL, { maxToolOutputChars: 4000 }));
+    const r = JSON.parse(s.requests[1].body.messages.find((m: any) => m.role === 'tool').content);
+    expect(r).toMatchObject({ status: 'ok', truncated: true });
+    expect(r.message).toMatch(/compacted to the 8 slowest spans/);
+    expect(r.data.traces).toHaveLength(2);
+    const spans = r.data.traces[0].spans;
+    expect(spans.length).toBeLessThanOrEqual(8);
+    expect(spans[0].attributes).toBeUndefined();
+    expect(spans[0].service).toBe('gateway'); // the root is the slowest span of its trace
+    expect(spans.map((x: any) => x.durationMs)).toEqual([...spans.map((x: any) => x.durationMs)].sort((a: number, b: number) => b - a));
   });
 });
 
