@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { JsonMetricsSerializer, JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { ROOT_CONTEXT, SpanKind as ApiSpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { simulateIncident } from '../../agent/incident/simulate';
 import { writeIncident } from '../../agent/incident/writer';
@@ -130,6 +131,34 @@ describe('reading what real OpenTelemetry tools write', () => {
     expect(server.spanId).toBe(span.spanContext().spanId);
     const client = snapshot.spans.find((s) => s.kind === 3)!;
     expect(client.parentSpanId).toBe(server.spanId);
+    await provider.shutdown();
+  });
+
+  it('reads metrics serialized by the OTel JS SDK JSON serializer, instance and host attributed', async () => {
+    class CollectingReader extends MetricReader {
+      protected async onForceFlush(): Promise<void> {}
+      protected async onShutdown(): Promise<void> {}
+    }
+    const reader = new CollectingReader();
+    const provider = new MeterProvider({
+      resource: resourceFromAttributes({ 'service.name': 'ranker', 'service.instance.id': 'ranker-7', 'host.name': 'node-z' }),
+      readers: [reader],
+    });
+    const meter = provider.getMeter('test');
+    meter.createCounter('rank.requests').add(5, { route: '/rank' });
+    meter.createHistogram('rank.duration', { unit: 'ms' }).record(12, { route: '/rank' });
+    meter.createObservableGauge('process.cpu.utilization', { unit: '1' }).addCallback((r) => r.observe(0.93));
+    const { resourceMetrics } = await reader.collect();
+    const line = Buffer.from(JsonMetricsSerializer.serializeRequest(resourceMetrics)!).toString('utf8');
+    const dir = path.join(tmp, 'sdk-metrics');
+    await mkdir(dir);
+    await writeFile(path.join(dir, 'traces.jsonl'), '');
+    await writeFile(path.join(dir, 'metrics.jsonl'), line + '\n');
+    const { snapshot } = await loadIncident(dir);
+    const byName = Object.fromEntries(snapshot.metrics.map((p) => [p.name, p]));
+    expect(byName['rank.requests']).toMatchObject({ kind: 'counter', value: 5, service: 'ranker', instance: 'ranker-7', host: 'node-z', labels: { route: '/rank' } });
+    expect(byName['rank.duration']).toMatchObject({ kind: 'histogram', value: 12, count: 1, unit: 'ms' });
+    expect(byName['process.cpu.utilization']).toMatchObject({ kind: 'gauge', value: 0.93 });
     await provider.shutdown();
   });
 });
