@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 
 export function registerCommands(program: Command): void {
   void program;
+  require('./serve').register(program);
   require('./replay').register(program);
   require('./bench').register(program);
   require('./import').register(program);
