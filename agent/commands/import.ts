@@ -10,7 +10,7 @@ import { writeIncident } from '../incident/writer';
 import { CliError } from '../cli';
 
 export function register(program: Command): void {
-  const imp = program.command('import').description('convert a public incident dataset into incident folders');
+  const imp = program.command('import').description('Convert a public incident dataset into incident folders');
   imp
     .command('nezha')
     .description('Nezha (IntelligentDDS/Nezha) rca_data/construct_data layout -> one incident folder per fault')

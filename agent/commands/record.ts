@@ -33,7 +33,7 @@ export function parseTimeArg(v: string, nowMs = Date.now()): { ms: number; relat
 export function register(program: Command): void {
   program
     .command('record')
-    .description('record a time window of a running sidecar as an incident folder (written by the sidecar, then downloaded into --out)')
+    .description('Record a time window of a running sidecar as an incident folder (written by the sidecar, then downloaded into --out)')
     .requiredOption('--from <time>', 'window start: ISO 8601 time or relative (-15m, -90s, -2h)')
     .option('--to <time>', 'window end: ISO 8601 time or "now"', 'now')
     .requiredOption('--out <dir>', 'incident folder to create here (must not exist or be empty)')

@@ -11,7 +11,7 @@ const replayModule = () => require('../incident/replay') as typeof import('../in
 export function register(program: Command): void {
   program
     .command('replay')
-    .description('diagnose recorded incident folders (incident.json + OTLP/JSON traces.jsonl/metrics.jsonl)')
+    .description('Diagnose recorded incident folders (incident.json + OTLP/JSON traces.jsonl/metrics.jsonl)')
     .argument('<incident-dir...>', 'incident folders')
     .option('--json', 'one JSON line per incident: {"incident","ranking":[{service,instance?,kind,score}],"ms"} or {"incident","error"}')
     .option('--top <n>', 'causes shown in the readable summary', (v) => parsePositiveInt(v, '--top'), 5)
