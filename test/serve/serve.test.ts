@@ -72,7 +72,7 @@ describe('faultline serve', () => {
     await Promise.all(providers.map((p) => p.forceFlush()));
     await Promise.all(providers.map((p) => p.shutdown()));
 
-    const graph = await (await fetch(`${addr.api}/api/v1/graph?lastMinutes=5`)).json();
+    const graph = (await (await fetch(`${addr.api}/api/v1/graph?lastMinutes=5`)).json()) as { nodes: Array<{ service: string }>; edges: unknown[] };
     const services = (graph.nodes as Array<{ service: string }>).map((n) => n.service).sort();
     expect(services).toEqual(['model-server', 'ranker']);
     expect(graph.edges).toEqual(expect.arrayContaining([expect.objectContaining({ from: 'ranker', to: 'model-server' })]));
