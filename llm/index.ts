@@ -14,3 +14,4 @@ export { llmAnswerSchema, parseAnswer, answerJsonSchema } from './schema';
 export type { LlmAnswer, Hypothesis, NextCheck } from './schema';
 export type { RecentChange, ToolResult } from './tools';
 export { snapshotReader } from './snapshot-reader';
+export { LlmAccount } from './health';

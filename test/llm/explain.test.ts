@@ -1,7 +1,7 @@
 // The LLM step against an OpenAI-protocol server on loopback, driven by the real `openai`
 // client: tool round trips, grounding, and the fallback in every failure case.
 
-import { applyLlmOutcome, defaultLlmConfig, explainDiagnosis, llmConfigFromEnv, maybeExplain, type LlmRecord } from '../../llm';
+import { applyLlmOutcome, defaultLlmConfig, explainDiagnosis, LlmAccount, llmConfigFromEnv, maybeExplain, type LlmRecord } from '../../llm';
 import type { Diagnosis } from '../../model/diagnosis';
 import { startFakeOpenAI, type FakeServer, type Reply } from './fake-openai-server';
 import { answer, makeDiagnosis, makeStore, testConfig } from './helpers';
@@ -361,5 +361,20 @@ describe('failures fall back to the deterministic diagnosis', () => {
     expect(d0).toEqual(copy);
     expect(d.causes[0].service).toBe('feature-store');
     expect(d.summary).toMatch(/LLM re-ranked: feature-store first/);
+  });
+});
+
+describe('account', () => {
+  test('counts runs, fallbacks, tokens and degrades after repeated failures', async () => {
+    const s = await fake([{ type: 'message', content: answer() }, { type: 'error', status: 400, message: 'bad' }, { type: 'error', status: 400, message: 'bad' }, { type: 'error', status: 400, message: 'bad' }]);
+    const cfg = testConfig(s.baseURL);
+    const acc = new LlmAccount(cfg);
+    for (let i = 0; i < 4; i++) acc.record((await maybeExplain(makeDiagnosis(), store, cfg)).llm);
+    expect(acc.runs).toBe(4);
+    expect(acc.applied).toBe(1);
+    expect(acc.fallbacks).toEqual({ call_failed: 3 });
+    expect(acc.totalTokens).toBeGreaterThan(0);
+    expect(acc.health()[0]).toMatchObject({ component: 'llm', status: 'degraded' });
+    expect(new LlmAccount(defaultLlmConfig()).health()[0].status).toBe('disabled');
   });
 });
