@@ -104,6 +104,12 @@ export function buildOtlpHttpServer(core: IngestCore, opts: OtlpHttpOptions, log
   app.addHook('onRequest', async (req, reply) => {
     if (req.method !== 'POST') return;
     const len = Number(req.headers['content-length'] ?? 0) || 0;
+    if (len > opts.maxBodyBytes) {
+      // Declared too large: say so now instead of reading it (and before any load verdict).
+      core.countRefused('otlp-http', signalOf(req), 'too_large');
+      reply.header('connection', 'close');
+      return sendStatus(reply, encodingOf(req.headers['content-type']), 413, RpcCode.RESOURCE_EXHAUSTED, `request body exceeds the limit of ${opts.maxBodyBytes} bytes`);
+    }
     const verdict = core.admit(len);
     if (!('ok' in verdict)) {
       core.countRefused('otlp-http', signalOf(req), 'overload');

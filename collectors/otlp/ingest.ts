@@ -52,7 +52,7 @@ export class IngestCore {
    * cannot be refused forever.
    */
   admit(bytes: number): { ok: true } | Extract<IngestOutcome, { kind: 'shed' }> {
-    const used = this.deps.memoryUsedBytes ? this.deps.memoryUsedBytes() : 0;
+    const used = this.memoryUsed();
     if (used + this.inflight + bytes > this.limits.memorySoftLimitBytes) {
       return {
         kind: 'shed',
@@ -71,6 +71,16 @@ export class IngestCore {
     }
     this.inflight += bytes;
     return { ok: true };
+  }
+
+  private memoryUsed(): number {
+    if (!this.deps.memoryUsedBytes) return 0;
+    try {
+      const n = this.deps.memoryUsedBytes();
+      return Number.isFinite(n) ? n : 0;
+    } catch {
+      return 0; // a broken gauge must not stop ingestion
+    }
   }
 
   /** Grow a reservation without refusing (e.g. a body turned out larger after gunzip). */

@@ -5,6 +5,7 @@
 import * as http from 'node:http';
 import * as zlib from 'node:zlib';
 import { TraceResponse, encodeMetrics, encodeTraces, randomMetricsRequest, randomTraceRequest, referenceSpans, toOtlpJson } from './oracle';
+import { SelfMetrics } from '../../agent/self-metrics';
 import { type Running, decodeStatus, startReceiver } from './helpers';
 
 const PB = { 'content-type': 'application/x-protobuf' };
@@ -146,6 +147,16 @@ describe('OTLP/HTTP receiver', () => {
       const r = await post(rx.http, '/v1/traces', big, PB);
       expect(r.status).toBe(413);
       expect(decodeStatus(r.bytes).message).toMatch(/exceeds the limit of 262144 bytes/);
+      // Without Content-Length (chunked), fastify's own limit stops reading.
+      const chunked = new ReadableStream({
+        start(c) {
+          for (let i = 0; i < 5; i++) c.enqueue(new Uint8Array(64 * 1024));
+          c.close();
+        },
+      });
+      const rc = await fetch(rx.http + '/v1/traces', { method: 'POST', headers: PB, body: chunked, duplex: 'half' } as RequestInit);
+      expect(rc.status).toBe(413);
+      expect(decodeStatus(Buffer.from(await rc.arrayBuffer())).message).toMatch(/exceeds the limit of 262144 bytes/);
       const bomb = zlib.gzipSync(Buffer.alloc(50 * 1024 * 1024)); // 50 MiB of zeros, ~50 KB gzipped
       expect(bomb.length).toBeLessThan(256 * 1024);
       const b = await post(rx.http, '/v1/traces', bomb, { ...PB, 'content-encoding': 'gzip' });
@@ -249,4 +260,20 @@ describe('load shedding', () => {
       await rx.receiver.stop();
     }
   });
+});
+
+test('self-metrics count accepted, rejected and requests by outcome', async () => {
+  const metrics = new SelfMetrics({ defaultMetrics: false });
+  const rx = await startReceiver((c) => (c.grpc.enabled = false), { metrics });
+  try {
+    await post(rx.http, '/v1/traces', encodeTraces(request([oneSpan(1), oneSpan(2), oneSpan(3, { name: '' })])), PB);
+    await post(rx.http, '/v1/traces', 'nope', JSON_CT);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('faultline_received_items_total{signal="traces",receiver="otlp-http"} 2');
+    expect(text).toContain('faultline_rejected_items_total{signal="traces",receiver="otlp-http",reason="malformed"} 2');
+    expect(text).toContain('faultline_receiver_requests_total{receiver="otlp-http",signal="traces",code="200"} 1');
+    expect(text).toContain('faultline_receiver_requests_total{receiver="otlp-http",signal="traces",code="400"} 1');
+  } finally {
+    await rx.receiver.stop();
+  }
 });
