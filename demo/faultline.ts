@@ -31,6 +31,17 @@ export interface DiagnosisView {
   explanation: string;
 }
 
+/** One entry of GET /api/v1/diagnoses. */
+export interface DiagnosisSummaryView {
+  id: string;
+  createdAtMs: number;
+  source: 'api' | 'watch' | 'replay';
+  summary: string;
+  detected: boolean;
+  changeAtMs?: number;
+  rootCause?: { service?: string; instance?: string; kind?: string; score?: number; confidence?: number };
+}
+
 export interface RunningFaultline {
   addresses: FaultlineAddresses;
   child: Child;
@@ -39,8 +50,30 @@ export interface RunningFaultline {
 
 export const REPO_ROOT = path.resolve(__dirname, '..');
 
-export async function startFaultline(opts: { dataDir: string; apiPort?: number; logFile?: string; readyTimeoutMs?: number; extraArgs?: string[] }): Promise<RunningFaultline> {
+/**
+ * Detection settings for a demo, where faults come a minute apart: a short look-back window
+ * (the previous fault and the start-up ramp leave it quickly) and a short cooldown (a second
+ * fault is a new incident). faultline's defaults (10 min, 120 s) suit production paging.
+ */
+export const DEMO_FAULTLINE_CONFIG = 'detection: { intervalSeconds: 2, windowMinutes: 0.5, cooldownSeconds: 15 }\n';
+
+export async function startFaultline(opts: {
+  dataDir: string;
+  apiPort?: number;
+  logFile?: string;
+  readyTimeoutMs?: number;
+  /** YAML for `serve --config` (written into the data dir); DEMO_FAULTLINE_CONFIG by default, '' for none. */
+  configYaml?: string;
+  extraArgs?: string[];
+}): Promise<RunningFaultline> {
   fs.mkdirSync(opts.dataDir, { recursive: true });
+  const yaml = opts.configYaml ?? DEMO_FAULTLINE_CONFIG;
+  const configArgs: string[] = [];
+  if (yaml) {
+    const file = path.join(opts.dataDir, 'faultline.yaml');
+    fs.writeFileSync(file, yaml);
+    configArgs.push('--config', file);
+  }
   const readyFile = path.join(opts.dataDir, 'ready.json');
   fs.rmSync(readyFile, { force: true });
   const child = spawnChild({
@@ -60,6 +93,7 @@ export async function startFaultline(opts: { dataDir: string; apiPort?: number; 
       opts.dataDir,
       '--ready-file',
       readyFile,
+      ...configArgs,
       ...(opts.extraArgs ?? []),
     ],
   });
@@ -89,13 +123,19 @@ export class FaultlineApi {
     return requestJson('GET', `${this.base}/healthz`);
   }
 
-  async diagnoses(limit = 10): Promise<DiagnosisView[]> {
-    const r = await requestJson<{ items: DiagnosisView[] }>('GET', `${this.base}/api/v1/diagnoses?limit=${limit}`);
+  /** Newest first, as summaries (GET /api/v1/diagnoses). */
+  async diagnoses(limit = 10): Promise<DiagnosisSummaryView[]> {
+    const r = await requestJson<{ items: DiagnosisSummaryView[] }>('GET', `${this.base}/api/v1/diagnoses?limit=${limit}`);
     return r.items ?? [];
   }
 
-  diagnoseNow(lastMinutes: number): Promise<DiagnosisView> {
-    return requestJson('POST', `${this.base}/api/v1/diagnoses`, { lastMinutes }, 120_000);
+  diagnosis(id: string): Promise<DiagnosisView> {
+    return requestJson('GET', `${this.base}/api/v1/diagnoses/${encodeURIComponent(id)}`);
+  }
+
+  /** A diagnosis run now over the last N minutes, or over [fromMs, toMs]. */
+  diagnoseNow(window: { lastMinutes: number } | { fromMs: number; toMs: number }): Promise<DiagnosisView> {
+    return requestJson('POST', `${this.base}/api/v1/diagnoses`, window, 120_000);
   }
 
   recordIncident(body: { lastMinutes: number; truth?: Record<string, unknown>; id?: string; description?: string; system?: string }): Promise<any> {
@@ -117,25 +157,34 @@ export interface DetectionResult {
  */
 export async function waitForDiagnosis(
   api: FaultlineApi,
-  opts: { afterMs: number; timeoutMs: number; fallbackLastMinutes?: number; pollMs?: number; onPoll?: () => void },
+  opts: {
+    afterMs: number;
+    timeoutMs: number;
+    /** The fallback diagnoses [afterMs - fallbackLeadMs, now]: some normal time before the fault, and the fault (default 30 s). */
+    fallbackLeadMs?: number;
+    pollMs?: number;
+    onPoll?: () => void;
+  },
 ): Promise<DetectionResult> {
   const deadline = opts.afterMs + opts.timeoutMs;
   while (Date.now() < deadline) {
     try {
       const found = (await api.diagnoses(20))
-        .filter((d) => d.createdAtMs > opts.afterMs && d.anomaly?.detected !== false && d.causes?.length > 0)
-        // A change detected well before the injection is someone else's news.
-        .filter((d) => d.anomaly?.changeAtMs === undefined || d.anomaly.changeAtMs >= opts.afterMs - 15_000)
+        .filter((d) => d.source === 'watch' && d.createdAtMs > opts.afterMs && d.detected)
+        // A change detected before the injection is someone else's news (a few seconds of slack for bucketing).
+        .filter((d) => d.changeAtMs === undefined || d.changeAtMs >= opts.afterMs - 5_000)
         .sort((a, b) => a.createdAtMs - b.createdAtMs);
-      if (found.length) return { diagnosis: found[0], source: 'auto', delayMs: Date.now() - opts.afterMs };
+      if (found.length) {
+        const delayMs = found[0].createdAtMs - opts.afterMs; // when faultline published it
+        return { diagnosis: await api.diagnosis(found[0].id), source: 'auto', delayMs };
+      }
     } catch {
       /* API not up yet or busy: try again */
     }
     opts.onPoll?.();
     await new Promise((r) => setTimeout(r, opts.pollMs ?? 1500));
   }
-  const lastMinutes = opts.fallbackLastMinutes ?? Math.max(1, Math.ceil((Date.now() - opts.afterMs) / 60_000) + 1);
-  const diagnosis = await api.diagnoseNow(lastMinutes);
+  const diagnosis = await api.diagnoseNow({ fromMs: opts.afterMs - (opts.fallbackLeadMs ?? 30_000), toMs: Date.now() });
   return { diagnosis, source: 'on-demand', delayMs: Date.now() - opts.afterMs };
 }
 

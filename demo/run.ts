@@ -20,7 +20,7 @@ const HELP = `npm run demo -- [options]
   --target SVC[:INST]     service (and instance) to break                (default model-server:model-server-1)
   --intensity N           fault strength (cpu share, MB/s, ms, share of requests, or the bad knob value)
   --rate N                requests per second                            (default 20)
-  --warmup SEC            load before the fault                           (default 40)
+  --warmup SEC            load before the fault                           (default 45)
   --detect-timeout SEC    wait this long for faultline's own diagnosis    (default 90)
   --api-port N            faultline API port (default 0 = any free port)
   --base-port N           demo services on N, N+1, ... (default 0 = any free ports)
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
       target: { type: 'string', default: 'model-server:model-server-1' },
       intensity: { type: 'string' },
       rate: { type: 'string', default: '20' },
-      warmup: { type: 'string', default: '40' },
+      warmup: { type: 'string', default: '45' },
       'detect-timeout': { type: 'string', default: '90' },
       'api-port': { type: 'string', default: '0' },
       'base-port': { type: 'string', default: '0' },

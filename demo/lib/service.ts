@@ -270,6 +270,7 @@ export class ServiceRuntime {
             instance: this.opts.instance,
             rssBytes: m.rss,
             heapUsedBytes: m.heapUsed,
+            cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
             configGeneration: this.knobs.generation,
             ...this.stats,
             inflight: this.inflight,

@@ -1,6 +1,6 @@
 // Feature lookups: an in-process LRU cache (size, TTL knobs) in front of a slower backing store.
 import { embed } from '../lib/random';
-import { FEATURE_DIM } from '../lib/catalog';
+import { FEATURE_DIM, ITEMS, itemId, userId } from '../lib/catalog';
 import { LruCache } from '../lib/lru';
 import { requireArray, requireString, sleep, type ServiceDefinition } from '../lib/service';
 
@@ -48,6 +48,12 @@ export const featureStore: ServiceDefinition = {
         { 'app.keys': keys.length },
       );
     }
+
+    // Warm the cache on boot (as production feature stores do), so the first minutes of
+    // traffic are not a slow cold-cache period that looks like an incident that heals itself.
+    const warmAt = Date.now();
+    for (let i = 1; i <= ITEMS; i++) cache.set(itemId(i), row(itemId(i)), warmAt);
+    for (let u = 1; u <= 2000; u++) cache.set(userId(u), row(userId(u)), warmAt);
 
     return {
       'POST /features': async ({ body, span }) => {

@@ -1,0 +1,78 @@
+// End to end: faultline serve + the demo system on loopback (ephemeral ports), real load,
+// one fault of each kind on a different service in turn; faultline must find it ON ITS OWN
+// and rank the true service first with the right kind, through its HTTP API.
+//
+// Takes ~4 minutes and most of a 2-core machine, so it runs only with FAULTLINE_E2E=1:
+//   FAULTLINE_E2E=1 npx jest test/demo/e2e.test.ts
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startDemo, type DemoSystem } from '../../demo/system';
+import { LoadGenerator } from '../../demo/loadgen';
+import { FaultlineApi, startFaultline, waitForDiagnosis, type RunningFaultline } from '../../demo/faultline';
+import { SCENARIOS } from '../../demo/scenarios';
+import { killAllChildrenNow } from '../../demo/lib/processes';
+
+const RUN = process.env.FAULTLINE_E2E === '1';
+const WARMUP_MS = Number(process.env.FAULTLINE_E2E_WARMUP_MS ?? 30_000);
+const DETECT_TIMEOUT_MS = Number(process.env.FAULTLINE_E2E_DETECT_MS ?? 30_000);
+const RECOVER_MS = Number(process.env.FAULTLINE_E2E_RECOVER_MS ?? 12_000);
+
+(RUN ? describe : describe.skip)('faultline diagnoses faults injected into the demo system', () => {
+  let dataDir: string;
+  let faultline: RunningFaultline | undefined;
+  let demo: DemoSystem | undefined;
+  let load: LoadGenerator | undefined;
+  let api: FaultlineApi;
+  const results: string[] = [];
+  const onSigint = () => {
+    killAllChildrenNow();
+    process.exit(130);
+  };
+
+  beforeAll(async () => {
+    process.once('SIGINT', onSigint);
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'faultline-e2e-'));
+    faultline = await startFaultline({ dataDir, logFile: path.join(dataDir, 'faultline.log') });
+    api = new FaultlineApi(faultline.addresses.api);
+    demo = await startDemo({ otlpEndpoint: faultline.addresses.otlpHttp, metricIntervalMs: 2000, logDir: path.join(dataDir, 'logs') });
+    load = new LoadGenerator({ url: demo.gatewayUrl, rate: 25, progress: 'none' });
+    void load.start();
+    await new Promise((r) => setTimeout(r, WARMUP_MS));
+  }, 120_000);
+
+  afterAll(async () => {
+    process.off('SIGINT', onSigint);
+    if (results.length) process.stderr.write(`demo e2e results:\n${results.join('\n')}\n`);
+    await load?.stop().catch(() => undefined);
+    await demo?.stop().catch(() => undefined);
+    await faultline?.stop().catch(() => undefined);
+    killAllChildrenNow();
+    if (dataDir && !process.env.FAULTLINE_E2E_KEEP) fs.rmSync(dataDir, { recursive: true, force: true });
+  }, 60_000);
+
+  for (const sc of SCENARIOS) {
+    test(
+      `${sc.fault.kind} on ${sc.target}`,
+      async () => {
+        const target = demo!.find(sc.target);
+        const injectAt = Date.now();
+        await demo!.injectFault(sc.target, { ...sc.fault, durationSec: 120 });
+        try {
+          const r = await waitForDiagnosis(api, { afterMs: injectAt, timeoutMs: DETECT_TIMEOUT_MS });
+          const top = r.diagnosis.causes[0];
+          results.push(
+            `  ${sc.id.padEnd(24)} ${r.source.padEnd(9)} delay ${(r.delayMs / 1000).toFixed(1).padStart(5)} s  first: ${top?.service}/${top?.kind}` +
+              `  ranks: ${r.diagnosis.causes.slice(0, 5).map((c) => `${c.service}/${c.kind}`).join(', ')}`,
+          );
+          expect(r.source).toBe('auto');
+          expect({ service: top?.service, kind: top?.kind }).toEqual({ service: target.service, kind: sc.fault.kind });
+        } finally {
+          await demo!.clearFaults();
+          await new Promise((res) => setTimeout(res, RECOVER_MS));
+        }
+      },
+      DETECT_TIMEOUT_MS + RECOVER_MS + 30_000,
+    );
+  }
+});
