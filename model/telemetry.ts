@@ -68,6 +68,8 @@ export interface MetricPoint {
   bucketBounds?: number[];
   bucketCounts?: number[];
   quantiles?: Array<{ quantile: number; value: number }>;
+  /** Set when an OTLP sum/histogram was sent with delta temporality (each point is an increment, not a running total). */
+  temporality?: 'delta';
 }
 
 /** A stable key for one series: name + attribution + labels. */

@@ -117,6 +117,7 @@ const SPAN_KIND_NAMES: Record<string, number> = {
   SPAN_KIND_PRODUCER: 4,
   SPAN_KIND_CONSUMER: 5,
 };
+const TEMPORALITY_NAMES: Record<string, number> = { AGGREGATION_TEMPORALITY_UNSPECIFIED: 0, AGGREGATION_TEMPORALITY_DELTA: 1, AGGREGATION_TEMPORALITY_CUMULATIVE: 2 };
 const STATUS_NAMES: Record<string, number> = { STATUS_CODE_UNSET: 0, STATUS_CODE_OK: 1, STATUS_CODE_ERROR: 2 };
 
 /**
@@ -343,7 +344,7 @@ function point(po: Obj, type: RawMetric['type']): RawPoint {
 }
 
 function metric(mo: Obj, res: ResourceContext, out: MetricBuilder): void {
-  const m: RawMetric = { name: optString(mo, 'name'), unit: optString(mo, 'unit'), type: 'gauge', isMonotonic: false };
+  const m: RawMetric = { name: optString(mo, 'name'), unit: optString(mo, 'unit'), type: 'gauge', isMonotonic: false, temporality: 0 };
   let data: Obj | undefined;
   for (const [type, snake] of METRIC_TYPES) {
     const d = get(mo, type, snake);
@@ -356,6 +357,7 @@ function metric(mo: Obj, res: ResourceContext, out: MetricBuilder): void {
   if (!data) return;
   const dps = optArray(data, 'dataPoints', 'data_points');
   if (m.type === 'sum') m.isMonotonic = optBool(data, 'isMonotonic', 'is_monotonic');
+  if (m.type !== 'gauge' && m.type !== 'summary') m.temporality = enumValue(get(data, 'aggregationTemporality', 'aggregation_temporality'), 'aggregationTemporality', TEMPORALITY_NAMES);
   if (m.name === '') {
     if (dps.length > 0) out.reject('name: missing', dps.length, false);
     return;

@@ -547,7 +547,7 @@ function readPoint(r: Reader, end: number, type: RawMetric['type']): RawPoint {
 const METRIC_FIELDS: Record<number, RawMetric['type']> = { 5: 'gauge', 7: 'sum', 9: 'histogram', 10: 'exponentialHistogram', 11: 'summary' };
 
 function readMetric(r: Reader, end: number, res: ResourceContext, out: MetricBuilder): void {
-  const m: RawMetric = { name: '', unit: '', type: 'gauge', isMonotonic: false };
+  const m: RawMetric = { name: '', unit: '', type: 'gauge', isMonotonic: false, temporality: 0 };
   let dataStart = -1;
   let dataEnd = -1;
   while (r.pos < end) {
@@ -584,6 +584,9 @@ function readMetric(r: Reader, end: number, res: ResourceContext, out: MetricBui
       } else if (f === 3 && m.type === 'sum') {
         if ((tag & 7) !== WT_VARINT) throw wrongWire('isMonotonic', tag & 7, WT_VARINT);
         m.isMonotonic = r.bool();
+      } else if (f === 2 && m.type !== 'gauge' && m.type !== 'summary') {
+        if ((tag & 7) !== WT_VARINT) throw wrongWire('aggregationTemporality', tag & 7, WT_VARINT);
+        m.temporality = r.int32();
       } else skip(r, tag & 7, f, dataEnd);
     }
   } catch (err) {

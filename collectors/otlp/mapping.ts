@@ -207,6 +207,8 @@ export interface RawMetric {
   unit: string;
   type: OtlpMetricType;
   isMonotonic: boolean;
+  /** AggregationTemporality: 0 unspecified, 1 delta, 2 cumulative. */
+  temporality: number;
 }
 
 /** One data point as a reader sees it; fields not used by its type stay undefined. */
@@ -294,6 +296,7 @@ export class MetricBuilder {
       point.bucketCounts = p.bucketCounts ?? [];
     }
     if (p.quantiles) point.quantiles = p.quantiles;
+    if (m.temporality === 1) point.temporality = 'delta';
     this.items.push(point);
   }
 

@@ -214,4 +214,21 @@ describe('real 0.223.0 serializers on real SDK telemetry', () => {
     expect(by.latency).toMatchObject({ kind: 'histogram', value: 555, count: 3, bucketBounds: [10, 100], bucketCounts: [1, 1, 1], unit: 'ms' });
     await provider.shutdown();
   });
+
+  test('metrics: delta temporality is marked, cumulative is not', async () => {
+    const exporter = new InMemoryMetricExporter(AggregationTemporality.DELTA);
+    const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000 });
+    const provider = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': 'recall' }), readers: [reader] });
+    const meter = provider.getMeter('m');
+    meter.createCounter('requests').add(2);
+    meter.createGauge('g').record(1);
+    await reader.forceFlush();
+    const rm = exporter.getMetrics()[0];
+    for (const got of [decodeMetrics(ProtobufMetricsSerializer.serializeRequest(rm)!, 'protobuf'), decodeMetrics(JsonMetricsSerializer.serializeRequest(rm)!, 'json')]) {
+      const by = Object.fromEntries(got.items.map((p) => [p.name, p]));
+      expect(by.requests).toMatchObject({ kind: 'counter', value: 2, temporality: 'delta' });
+      expect(by.g.temporality).toBeUndefined();
+    }
+    await provider.shutdown();
+  });
 });

@@ -222,13 +222,13 @@ export function randomMetricsRequest(seed: number, opts: { invalid?: boolean } =
       case 0:
         return { name, unit, gauge: { dataPoints: Array.from({ length: n }, () => numberPoint(r, invalid)) } };
       case 1:
-        return { name, unit, sum: { dataPoints: Array.from({ length: n }, () => numberPoint(r, invalid)), aggregationTemporality: 2, isMonotonic: r.next() < 0.5 } };
+        return { name, unit, sum: { dataPoints: Array.from({ length: n }, () => numberPoint(r, invalid)), aggregationTemporality: r.int(1, 2), isMonotonic: r.next() < 0.5 } };
       case 2:
         return {
           name,
           unit,
           histogram: {
-            aggregationTemporality: 2,
+            aggregationTemporality: r.int(1, 2),
             dataPoints: Array.from({ length: n }, () => {
               const bounds = Array.from({ length: r.int(0, 4) }, (_, i) => (i + 1) * 2.5);
               const counts = Array.from({ length: bounds.length + (invalid && r.next() < 0.1 ? 2 : 1) }, () => String(r.int(0, 100)));
@@ -241,7 +241,7 @@ export function randomMetricsRequest(seed: number, opts: { invalid?: boolean } =
           name,
           unit,
           exponentialHistogram: {
-            aggregationTemporality: 2,
+            aggregationTemporality: r.int(1, 2),
             dataPoints: Array.from({ length: n }, () => ({ attributes: attrs(r, 1), timeUnixNano: String(BASE_NS + 7n), count: String(r.int(0, 1000)), sum: r.int(0, 1e5) / 4, scale: 3, zeroCount: '1', positive: { offset: 2, bucketCounts: ['1', '2'] } })),
           },
         };
@@ -276,6 +276,8 @@ function refLabels(list: any[] | undefined): Record<string, string> {
   return Object.fromEntries(Object.entries(refAttrs(list)).map(([k, v]) => [k, String(v)]));
 }
 
+const delta = (data: any): { temporality?: 'delta' } => (data.aggregationTemporality === 1 ? { temporality: 'delta' } : {});
+
 export function referenceMetrics(bytes: Uint8Array): { points: MetricPoint[]; rejected: number } {
   const req = MetricsRequest.toObject(MetricsRequest.decode(bytes), TO_OBJECT);
   const points: MetricPoint[] = [];
@@ -299,7 +301,7 @@ export function referenceMetrics(bytes: Uint8Array): { points: MetricPoint[]; re
               rejected++;
               continue;
             }
-            points.push({ ...base, kind: type === 'gauge' ? 'gauge' : m.sum.isMonotonic ? 'counter' : 'updowncounter', value });
+            points.push({ ...base, kind: type === 'gauge' ? 'gauge' : m.sum.isMonotonic ? 'counter' : 'updowncounter', value, ...delta(m[type]) });
           } else if (type === 'histogram') {
             const counts = (dp.bucketCounts ?? []).map(Number);
             const bounds = dp.explicitBounds ?? [];
@@ -307,9 +309,9 @@ export function referenceMetrics(bytes: Uint8Array): { points: MetricPoint[]; re
               rejected++;
               continue;
             }
-            points.push({ ...base, kind: 'histogram', value: dp.sum ?? 0, count: Number(dp.count ?? 0), bucketBounds: bounds, bucketCounts: counts });
+            points.push({ ...base, kind: 'histogram', value: dp.sum ?? 0, count: Number(dp.count ?? 0), bucketBounds: bounds, bucketCounts: counts, ...delta(m[type]) });
           } else if (type === 'exponentialHistogram') {
-            points.push({ ...base, kind: 'histogram', value: dp.sum ?? 0, count: Number(dp.count ?? 0) });
+            points.push({ ...base, kind: 'histogram', value: dp.sum ?? 0, count: Number(dp.count ?? 0), ...delta(m[type]) });
           } else {
             points.push({ ...base, kind: 'summary', value: dp.sum ?? 0, count: Number(dp.count ?? 0), quantiles: (dp.quantileValues ?? []).map((q: any) => ({ quantile: q.quantile ?? 0, value: q.value ?? 0 })) });
           }
