@@ -72,6 +72,12 @@ export interface ToolRuntime {
   maxOutputChars: number;
 }
 
+function pushTo<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const list = m.get(k);
+  if (list) list.push(v);
+  else m.set(k, [v]);
+}
+
 const num = (x: number) => Math.round(x * 1000) / 1000;
 
 function notKnown(kind: string, value: string, known: Set<string>): string {
@@ -88,7 +94,7 @@ function runServiceStats(rt: ToolRuntime, a: z.infer<typeof schemas.service_stat
   const w = a.window ?? 'both';
   const { before, after } = splitAt(entries, (s) => s.startMs, ctx.splitMs);
   const ops = new Map<string, Span[]>();
-  for (const s of entries) ops.set(s.name, [...(ops.get(s.name) ?? []), s]);
+  for (const s of entries) pushTo(ops, s.name, s);
   const operations = [...ops.entries()]
     .map(([name, list]) => {
       const p = splitAt(list, (s) => s.startMs, ctx.splitMs);
@@ -132,7 +138,7 @@ function runMetricSeries(rt: ToolRuntime, a: z.infer<typeof schemas.metric_serie
   const bySeries = new Map<string, typeof points>();
   for (const p of points) {
     const k = seriesKey(p);
-    bySeries.set(k, [...(bySeries.get(k) ?? []), p]);
+    pushTo(bySeries, k, p);
   }
   const maxPoints = a.maxPoints ?? 20;
   const stats = (xs: number[]) => (xs.length ? { mean: num(xs.reduce((s, x) => s + x, 0) / xs.length), max: num(Math.max(...xs)), n: xs.length } : null);
@@ -168,7 +174,8 @@ function runExampleTraces(rt: ToolRuntime, a: z.infer<typeof schemas.example_tra
     if (traceIds.length >= (a.limit ?? 2)) break;
   }
   const byTrace = new Map<string, Span[]>();
-  for (const s of ctx.spans) if (traceIds.includes(s.traceId)) byTrace.set(s.traceId, [...(byTrace.get(s.traceId) ?? []), s]);
+  const wanted = new Set(traceIds);
+  for (const s of ctx.spans) if (wanted.has(s.traceId)) pushTo(byTrace, s.traceId, s);
   const traces = traceIds.map((id) => {
     const spans = (byTrace.get(id) ?? []).sort((x, y) => x.startMs - y.startMs);
     return {
@@ -263,9 +270,15 @@ export function runTool(rt: ToolRuntime, id: string, name: string, rawArgs: stri
   }
   if (text.length > rt.maxOutputChars) {
     const note = `result cut at ${rt.maxOutputChars} of ${text.length} characters: narrow the query (name one operation or instance, a smaller limit or maxPoints)`;
-    const preview = JSON.stringify(full.data).slice(0, Math.max(0, rt.maxOutputChars - 400 - JSON.stringify(full.query).length));
+    let preview = JSON.stringify(full.data);
+    const build = () => JSON.stringify({ id, tool: name, status: full.status, query: full.query, truncated: true, message: note, dataPreview: preview });
     full.truncated = true;
-    text = JSON.stringify({ id, tool: name, status: full.status, query: full.query, truncated: true, message: note, dataPreview: preview });
+    text = build();
+    // The preview is escaped once more inside the JSON, so shrink until the whole fits.
+    while (text.length > rt.maxOutputChars && preview.length > 0) {
+      preview = preview.slice(0, Math.max(0, preview.length - (text.length - rt.maxOutputChars) - 16));
+      text = build();
+    }
   }
   return { result: full, text };
 }

@@ -3,6 +3,9 @@
 
 import { applyLlmOutcome, defaultLlmConfig, explainDiagnosis, LlmAccount, llmConfigFromEnv, maybeExplain, type LlmRecord } from '../../llm';
 import type { Diagnosis } from '../../model/diagnosis';
+import { buildContext } from '../../llm/packet';
+import { runTool } from '../../llm/tools';
+import { Redactor } from '../../llm';
 import { startFakeOpenAI, type FakeServer, type Reply } from './fake-openai-server';
 import { answer, makeDiagnosis, makeStore, testConfig } from './helpers';
 
@@ -169,6 +172,23 @@ describe('investigation', () => {
     expect(r).toMatchObject({ status: 'ok', truncated: true, query: { service: 'ranking', kind: 'slow', limit: 5 } });
     expect(r.message).toMatch(/narrow the query/);
     expect(rec(d).toolCalls[0].truncated).toBe(true);
+  });
+
+  test('every tool result fits its budget, whatever the budget', () => {
+    const ctx = buildContext(makeDiagnosis(), store);
+    const redactor = new Redactor(defaultLlmConfig().redact);
+    const calls: Array<[string, object]> = [
+      ['service_stats', { service: 'ranking' }],
+      ['edge_stats', { from: 'recommend', to: 'ranking' }],
+      ['metric_series', { name: 'process.cpu.utilization', maxPoints: 60 }],
+      ['example_traces', { service: 'gateway', kind: 'slow', limit: 5 }],
+    ];
+    for (const budget of [600, 900, 1500, 2500, 4000])
+      for (const [name, args] of calls) {
+        const r = runTool({ ctx, redactor, maxOutputChars: budget }, 'tool-1', name, JSON.stringify(args));
+        expect(r.text.length).toBeLessThanOrEqual(budget);
+        expect(JSON.parse(r.text)).toMatchObject({ id: 'tool-1', tool: name, status: 'ok', query: args });
+      }
   });
 
   test('example traces too large for the budget are first compacted to the slowest spans', async () => {
