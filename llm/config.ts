@@ -135,3 +135,49 @@ export function llmConfigProblem(c: LlmConfig): string | undefined {
   }
   return undefined;
 }
+
+/** The `llm:` section of the agent's YAML config (agent/config.ts); extra fields are optional. */
+export interface AgentLlmSection {
+  enabled: boolean;
+  baseURL?: string;
+  apiKey?: string;
+  model?: string;
+  timeoutSeconds?: number;
+  totalTimeoutSeconds?: number;
+  maxRetries?: number;
+  maxSteps?: number;
+  maxToolOutputChars?: number;
+  maxTotalTokens?: number;
+  costPerMTokIn?: number;
+  costPerMTokOut?: number;
+  responseFormat?: LlmConfig['responseFormat'];
+  useTools?: boolean;
+  redactPatterns?: RedactionPattern[]; // added to the defaults
+  redactKeys?: string[]; // added to the defaults
+}
+
+/**
+ * LlmConfig from the agent's config section. agent/config.ts already folds OPENAI_BASE_URL,
+ * OPENAI_API_KEY and FAULTLINE_LLM_MODEL into that section (file values win), so no env here.
+ */
+export function llmConfigFromAgent(s: AgentLlmSection): LlmConfig {
+  const d = defaultLlmConfig();
+  return {
+    ...d,
+    enabled: s.enabled && Boolean(s.model),
+    baseURL: s.baseURL,
+    apiKey: s.apiKey,
+    model: s.model ?? '',
+    timeoutMs: s.timeoutSeconds !== undefined ? s.timeoutSeconds * 1000 : d.timeoutMs,
+    totalTimeoutMs: s.totalTimeoutSeconds !== undefined ? s.totalTimeoutSeconds * 1000 : d.totalTimeoutMs,
+    maxRetries: s.maxRetries ?? d.maxRetries,
+    maxSteps: s.maxSteps ?? d.maxSteps,
+    maxToolOutputChars: s.maxToolOutputChars ?? d.maxToolOutputChars,
+    maxTotalTokens: s.maxTotalTokens ?? d.maxTotalTokens,
+    costPerMTokIn: s.costPerMTokIn,
+    costPerMTokOut: s.costPerMTokOut,
+    responseFormat: s.responseFormat ?? d.responseFormat,
+    useTools: s.useTools ?? d.useTools,
+    redact: { patterns: [...d.redact.patterns, ...(s.redactPatterns ?? [])], keys: [...(d.redact.keys ?? []), ...(s.redactKeys ?? [])] },
+  };
+}

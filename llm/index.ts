@@ -1,8 +1,8 @@
 // Public surface of the optional LLM step (issue 6). The agent needs only maybeExplain and
 // llmConfigFromEnv; the rest is exported for tests, replay evaluation and the API.
 
-export { defaultLlmConfig, llmConfigFromEnv, llmConfigProblem, DEFAULT_REDACTION_PATTERNS, DEFAULT_REDACTED_KEYS } from './config';
-export type { LlmConfig, RedactionPattern } from './config';
+export { defaultLlmConfig, llmConfigFromEnv, llmConfigFromAgent, llmConfigProblem, DEFAULT_REDACTION_PATTERNS, DEFAULT_REDACTED_KEYS } from './config';
+export type { LlmConfig, RedactionPattern, AgentLlmSection } from './config';
 export { explainDiagnosis, createClient, SYSTEM_PROMPT } from './investigate';
 export type { LlmOutcome, LlmUsage, LlmFallbackReason, ToolCallRecord, ExplainDeps } from './investigate';
 export { applyLlmOutcome, maybeExplain, llmSummary } from './apply';

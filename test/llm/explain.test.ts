@@ -1,7 +1,7 @@
 // The LLM step against an OpenAI-protocol server on loopback, driven by the real `openai`
 // client: tool round trips, grounding, and the fallback in every failure case.
 
-import { applyLlmOutcome, defaultLlmConfig, explainDiagnosis, LlmAccount, llmConfigFromEnv, maybeExplain, type LlmRecord } from '../../llm';
+import { applyLlmOutcome, defaultLlmConfig, explainDiagnosis, LlmAccount, llmConfigFromAgent, llmConfigFromEnv, maybeExplain, type LlmRecord } from '../../llm';
 import type { Diagnosis } from '../../model/diagnosis';
 import { buildContext } from '../../llm/packet';
 import { runTool } from '../../llm/tools';
@@ -42,6 +42,15 @@ describe('config', () => {
     expect(c).toMatchObject({ enabled: true, baseURL: 'http://127.0.0.1:11434/v1', model: 'qwen2.5:7b', costPerMTokIn: 0.5 });
     expect(llmConfigFromEnv({ OPENAI_API_KEY: 'k', FAULTLINE_LLM_MODEL: 'm', FAULTLINE_LLM: 'off' }).enabled).toBe(false);
     expect(() => llmConfigFromEnv({ FAULTLINE_LLM_TIMEOUT_MS: 'soon' })).toThrow(/FAULTLINE_LLM_TIMEOUT_MS/);
+  });
+
+  test('from the agent config section (agent/config.ts folds the env in)', () => {
+    const c = llmConfigFromAgent({ enabled: true, baseURL: 'http://127.0.0.1:8080/v1', model: 'local', timeoutSeconds: 12, maxSteps: 3, redactKeys: ['^x-tenant$'] });
+    expect(c).toMatchObject({ enabled: true, baseURL: 'http://127.0.0.1:8080/v1', model: 'local', timeoutMs: 12_000, maxSteps: 3 });
+    expect(c.redact.keys).toContain('^x-tenant$');
+    expect(c.redact.keys).toContain('authorization');
+    expect(llmConfigFromAgent({ enabled: true, timeoutSeconds: 30 }).enabled).toBe(false); // no model
+    expect(llmConfigFromAgent({ enabled: false, model: 'm', apiKey: 'k' }).enabled).toBe(false);
   });
 
   test('disabled: nothing is sent and the deterministic diagnosis stands with a note', async () => {
