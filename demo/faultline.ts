@@ -138,7 +138,7 @@ export class FaultlineApi {
     return requestJson('POST', `${this.base}/api/v1/diagnoses`, window, 120_000);
   }
 
-  recordIncident(body: { lastMinutes: number; truth?: Record<string, unknown>; id?: string; description?: string; system?: string }): Promise<any> {
+  recordIncident(body: { lastMinutes?: number; fromMs?: number; toMs?: number; truth?: Record<string, unknown>; id?: string; description?: string; system?: string }): Promise<any> {
     return requestJson('POST', `${this.base}/api/v1/incidents`, body, 120_000);
   }
 }

@@ -13,8 +13,9 @@ export interface Scenario {
 export const SCENARIOS: Scenario[] = [
   { id: 'model-server-cpu', target: 'model-server:model-server-1', fault: { kind: 'cpu', intensity: 0.8 } },
   { id: 'filter-error', target: 'filter', fault: { kind: 'error', intensity: 0.3 } },
-  { id: 'ranker-delay', target: 'ranker', fault: { kind: 'delay', intensity: 120 } },
+  { id: 'embedding-index-delay', target: 'embedding-index', fault: { kind: 'delay', intensity: 120 } },
   { id: 'feature-store-loss', target: 'feature-store:feature-store-2', fault: { kind: 'loss', intensity: 0.25 } },
-  { id: 'embedding-index-config', target: 'embedding-index', fault: { kind: 'config' } }, // scanItems: 2000 -> the whole catalog
+  // A client timeout shorter than model-server's normal latency: ranker's calls time out, model-server is fine.
+  { id: 'ranker-config', target: 'ranker', fault: { kind: 'config', target: 'clientTimeoutMs', intensity: 15 } },
   { id: 'candidates-memory', target: 'candidates', fault: { kind: 'memory', intensity: 8 } },
 ];
