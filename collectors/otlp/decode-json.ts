@@ -12,6 +12,7 @@ import {
   type RawPoint,
   type RawSpan,
   type ResourceContext,
+  MAX_VALUE_DEPTH,
   MetricBuilder,
   OtlpDecodeError,
   SpanBuilder,
@@ -159,7 +160,8 @@ function hexId(o: Obj, camel: string, snake: string, raw: RawSpan): string {
 // ---------------------------------------------------------------------------------------
 // common.v1
 
-function anyValue(v: unknown, field: string): AnyJs {
+function anyValue(v: unknown, field: string, depth = 0): AnyJs {
+  if (depth > MAX_VALUE_DEPTH) throw new OtlpDecodeError(`attribute value nested deeper than ${MAX_VALUE_DEPTH} levels`, [field]);
   const o = asObject(v, field);
   let x: unknown;
   if ((x = get(o, 'stringValue', 'string_value')) !== undefined) {
@@ -174,7 +176,7 @@ function anyValue(v: unknown, field: string): AnyJs {
   if ((x = get(o, 'doubleValue', 'double_value')) !== undefined) return double(x, `${field}.doubleValue`);
   if ((x = get(o, 'arrayValue', 'array_value')) !== undefined) {
     const values = optArray(asObject(x, `${field}.arrayValue`), 'values');
-    return values.map((e, i) => anyValue(e, `${field}.arrayValue.values[${i}]`));
+    return values.map((e, i) => anyValue(e, `${field}.arrayValue.values[${i}]`, depth + 1));
   }
   if ((x = get(o, 'kvlistValue', 'kvlist_value')) !== undefined) {
     const values = optArray(asObject(x, `${field}.kvlistValue`), 'values');
@@ -183,7 +185,7 @@ function anyValue(v: unknown, field: string): AnyJs {
       const kvo = asObject(kv, `${field}.kvlistValue.values[${i}]`);
       const key = optString(kvo, 'key');
       const val = kvo.value;
-      out[key] = val === undefined || val === null ? null : anyValue(val, `${field}.kvlistValue.values[${i}].value`);
+      out[key] = val === undefined || val === null ? null : anyValue(val, `${field}.kvlistValue.values[${i}].value`, depth + 1);
     });
     return out;
   }

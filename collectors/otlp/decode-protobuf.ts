@@ -14,6 +14,7 @@ import {
   type RawPoint,
   type RawSpan,
   type ResourceContext,
+  MAX_VALUE_DEPTH,
   MetricBuilder,
   OtlpDecodeError,
   SpanBuilder,
@@ -95,7 +96,8 @@ function skip(r: Reader, wt: number, field: number, end: number): void {
 // ---------------------------------------------------------------------------------------
 // common.v1
 
-function readAnyValue(r: Reader, end: number): AnyJs {
+function readAnyValue(r: Reader, end: number, depth = 0): AnyJs {
+  if (depth > MAX_VALUE_DEPTH) throw new OtlpDecodeError(`attribute value nested deeper than ${MAX_VALUE_DEPTH} levels`);
   let v: AnyJs = null;
   while (r.pos < end) {
     const tag = r.uint32();
@@ -126,7 +128,7 @@ function readAnyValue(r: Reader, end: number): AnyJs {
           const t = r.uint32();
           if (t >>> 3 === 1 && (t & 7) === WT_LEN) {
             const ee = lenEnd(r, e);
-            arr.push(readAnyValue(r, ee));
+            arr.push(readAnyValue(r, ee, depth + 1));
             r.pos = ee;
           } else skip(r, t & 7, t >>> 3, e);
         }
@@ -141,7 +143,7 @@ function readAnyValue(r: Reader, end: number): AnyJs {
           const t = r.uint32();
           if (t >>> 3 === 1 && (t & 7) === WT_LEN) {
             const ee = lenEnd(r, e);
-            readKeyValueInto(r, ee, obj, true);
+            readKeyValueInto(r, ee, obj, true, depth + 1);
           } else skip(r, t & 7, t >>> 3, e);
         }
         v = obj;
@@ -160,7 +162,7 @@ function readAnyValue(r: Reader, end: number): AnyJs {
 }
 
 /** One KeyValue into `out`; `raw` keeps nested JS values (kvlists), else maps to attribute values. */
-function readKeyValueInto(r: Reader, end: number, out: Record<string, unknown>, raw: boolean): void {
+function readKeyValueInto(r: Reader, end: number, out: Record<string, unknown>, raw: boolean, depth = 0): void {
   let key = '';
   let value: AnyJs = null;
   while (r.pos < end) {
@@ -173,7 +175,7 @@ function readKeyValueInto(r: Reader, end: number, out: Record<string, unknown>, 
     } else if (f === 2) {
       if (wt !== WT_LEN) throw wrongWire('value', wt, WT_LEN);
       const e = lenEnd(r, end);
-      value = readAnyValue(r, e);
+      value = readAnyValue(r, e, depth);
       r.pos = e;
     } else skip(r, wt, f, end);
   }

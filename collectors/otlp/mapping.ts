@@ -60,6 +60,9 @@ export function intern(s: string): string {
 // objects for kvlists, base64 strings for bytes); the model keeps scalars as sent and
 // JSON-encodes arrays and maps.
 
+/** Arrays/kvlists inside attribute values nest at most this deep (no stack exhaustion by design). */
+export const MAX_VALUE_DEPTH = 16;
+
 export type AnyJs = string | number | boolean | AnyJs[] | { [k: string]: AnyJs } | null;
 
 export function toAttributeValue(v: AnyJs): AttributeValue | undefined {

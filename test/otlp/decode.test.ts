@@ -8,7 +8,7 @@ import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, Periodic
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import { OtlpDecodeError, decodeMetrics, decodeTraces } from '../../collectors/otlp/decode';
-import { encodeMetrics, encodeTraces, randomMetricsRequest, randomTraceRequest, referenceMetrics, referenceSpans, toOtlpJson } from './oracle';
+import { encodeMetrics, encodeTraces, randomMetricsRequest, randomTraceRequest, referenceMetrics, referenceSpans, rng, toOtlpJson } from './oracle';
 
 const SEEDS = Array.from({ length: 60 }, (_, i) => 1000 + i * 7919);
 
@@ -230,5 +230,73 @@ describe('real 0.223.0 serializers on real SDK telemetry', () => {
       expect(by.g.temporality).toBeUndefined();
     }
     await provider.shutdown();
+  });
+});
+
+describe('hostile input never escapes as anything but OtlpDecodeError', () => {
+  const JUNK: unknown[] = [null, 5, -1, 1.5, 'x', '', true, [], {}, [1], { a: 1 }, '1e3', 'NaN', 2 ** 64];
+
+  /** Replace one randomly chosen value anywhere in the tree by a junk value of another type. */
+  function mutate(obj: unknown, r: ReturnType<typeof rng>): unknown {
+    const copy = JSON.parse(JSON.stringify(obj));
+    const slots: Array<[Record<string, unknown> | unknown[], string | number]> = [];
+    const walk = (v: unknown) => {
+      if (Array.isArray(v)) v.forEach((x, i) => (slots.push([v, i]), walk(x)));
+      else if (v && typeof v === 'object') for (const k of Object.keys(v)) slots.push([v as Record<string, unknown>, k]), walk((v as Record<string, unknown>)[k]);
+    };
+    walk(copy);
+    for (let n = r.int(1, 3); n > 0 && slots.length; n--) {
+      const [parent, key] = slots[r.int(0, slots.length - 1)];
+      (parent as Record<string | number, unknown>)[key] = r.pick(JUNK);
+    }
+    return copy;
+  }
+
+  test('mutated OTLP/JSON traces and metrics', () => {
+    const r = rng(99);
+    for (let i = 0; i < 200; i++) {
+      const traces = mutate(toOtlpJson(randomTraceRequest(i)), r);
+      const metrics = mutate(toOtlpJson(randomMetricsRequest(i)), r);
+      for (const [fn, body] of [
+        [decodeTraces, traces],
+        [decodeMetrics, metrics],
+      ] as const) {
+        try {
+          fn(JSON.stringify(body), 'json');
+        } catch (e) {
+          if (!(e instanceof OtlpDecodeError)) throw new Error(`seed ${i}: ${(e as Error).stack}\n${JSON.stringify(body).slice(0, 500)}`);
+        }
+      }
+    }
+  });
+
+  test('bit-flipped protobuf traces and metrics', () => {
+    const r = rng(7);
+    for (let i = 0; i < 200; i++) {
+      for (const [fn, bytes] of [
+        [decodeTraces, encodeTraces(randomTraceRequest(i))],
+        [decodeMetrics, encodeMetrics(randomMetricsRequest(i))],
+      ] as const) {
+        if (bytes.length === 0) continue;
+        const b = Buffer.from(bytes);
+        for (let k = r.int(1, 4); k > 0; k--) b[r.int(0, b.length - 1)] ^= 1 << r.int(0, 7);
+        try {
+          fn(b, 'protobuf');
+        } catch (e) {
+          if (!(e instanceof OtlpDecodeError)) throw new Error(`seed ${i}: ${(e as Error).stack}`);
+        }
+      }
+    }
+  });
+
+  test('deeply nested attribute values are refused, not a stack overflow', () => {
+    let v: unknown = { stringValue: 'leaf' };
+    for (let i = 0; i < 1000; i++) v = { arrayValue: { values: [v] } };
+    const body = JSON.stringify({ resourceSpans: [{ resource: { attributes: [{ key: 'k', value: v }] } }] });
+    expect(() => decodeTraces(body, 'json')).toThrow(/nested deeper than 16 levels/);
+    let pb: object = { stringValue: 'leaf' };
+    for (let i = 0; i < 100; i++) pb = { arrayValue: { values: [pb] } };
+    const bytes = encodeTraces({ resourceSpans: [{ resource: { attributes: [{ key: 'k', value: pb }] } }] });
+    expect(() => decodeTraces(bytes, 'protobuf')).toThrow(/^resourceSpans\[0\]\.resource\.attributes\[0\]: attribute value nested deeper than 16 levels/);
   });
 });
