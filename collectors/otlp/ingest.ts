@@ -8,6 +8,9 @@ import type { SelfMetrics } from '../../agent/self-metrics';
 import { type OtlpEncoding, OtlpDecodeError, countLogRecords, decodeMetrics, decodeTraces } from './decode';
 import type { OtlpForwarder } from './forwarder';
 
+/** How long a reading of the memory gauge is reused. */
+export const MEMORY_SAMPLE_MS = 10;
+
 export type OtlpSignal = 'traces' | 'metrics' | 'logs';
 export type ReceiverName = 'otlp-http' | 'otlp-grpc';
 
@@ -35,6 +38,8 @@ export interface RawRequest {
 
 export class IngestCore {
   private inflight = 0;
+  private memorySample = 0;
+  private memorySampledAt = -Infinity;
 
   constructor(
     private readonly sink: TelemetrySink,
@@ -73,14 +78,24 @@ export class IngestCore {
     return { ok: true };
   }
 
+  /**
+   * The memory gauge, sampled at most every MEMORY_SAMPLE_MS: process.memoryUsage.rss() costs
+   * ~10 µs (a /proc read), too much to pay on every small request.
+   */
   private memoryUsed(): number {
     if (!this.deps.memoryUsedBytes) return 0;
+    const now = performance.now();
+    if (now - this.memorySampledAt < MEMORY_SAMPLE_MS) return this.memorySample;
+    let n = 0;
     try {
-      const n = this.deps.memoryUsedBytes();
-      return Number.isFinite(n) ? n : 0;
+      n = this.deps.memoryUsedBytes();
+      if (!Number.isFinite(n)) n = 0;
     } catch {
-      return 0; // a broken gauge must not stop ingestion
+      n = 0; // a broken gauge must not stop ingestion
     }
+    this.memorySample = n;
+    this.memorySampledAt = now;
+    return n;
   }
 
   /** Grow a reservation without refusing (e.g. a body turned out larger after gunzip). */

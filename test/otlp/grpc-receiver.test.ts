@@ -74,6 +74,7 @@ describe('OTLP/gRPC receiver', () => {
 
   test('memory soft limit -> UNAVAILABLE with RetryInfo, then recovers', async () => {
     used = 10 * 1024 * 1024;
+    await new Promise((r) => setTimeout(r, 20)); // the gauge is sampled every 10 ms
     try {
       const { err } = await call(client, TRACE_PATH, req([span(5)]));
       expect(err?.code).toBe(grpc.status.UNAVAILABLE);
@@ -83,6 +84,7 @@ describe('OTLP/gRPC receiver', () => {
     } finally {
       used = 0;
     }
+    await new Promise((r) => setTimeout(r, 20));
     expect((await call(client, TRACE_PATH, req([span(5)]))).err).toBeNull();
     expect(rx.store.querySpans({ traceId: '05'.repeat(16) })).toHaveLength(1);
   });

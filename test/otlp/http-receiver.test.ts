@@ -193,6 +193,7 @@ describe('load shedding', () => {
     );
     try {
       used = 2 * 1024 * 1024;
+      await new Promise((r) => setTimeout(r, 20)); // the gauge is sampled every 10 ms
       const r = await post(rx.http, '/v1/traces', encodeTraces(request([oneSpan(1)])), PB);
       expect(r.status).toBe(503);
       expect(r.retryAfter).toBe('7');
@@ -204,6 +205,7 @@ describe('load shedding', () => {
       expect(junk.status).toBe(503);
       expect(rx.store.stats().spans).toBe(0);
       used = 0;
+      await new Promise((r) => setTimeout(r, 20));
       expect((await post(rx.http, '/v1/traces', encodeTraces(request([oneSpan(1)])), PB)).status).toBe(200);
       expect(rx.store.stats().spans).toBe(1);
     } finally {
