@@ -73,7 +73,7 @@ test('kill -9 while recording incidents loses no acknowledged incident', async (
           body: JSON.stringify({ id, lastMinutes: 10, description: 'recorded under kill -9' }),
           signal: AbortSignal.timeout(15_000),
         });
-        const body = await res.json();
+        const body = (await res.json()) as { spans: number };
         if (res.status === 201) acked.set(id, body.spans);
         else throw new Error(`recording ${id}: ${res.status} ${JSON.stringify(body)}`);
       } catch (e) {
@@ -96,7 +96,7 @@ test('kill -9 while recording incidents loses no acknowledged incident', async (
   do {
     const res = await fetch(`${second.api}/api/v1/incidents?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
     expect(res.status).toBe(200);
-    const page = await res.json();
+    const page = (await res.json()) as { items: Array<{ id: string; dir: string }>; nextCursor?: string };
     for (const it of page.items) listed.set(it.id, it);
     cursor = page.nextCursor;
   } while (cursor);
@@ -140,7 +140,7 @@ test('an unreachable forwarding upstream and scrape target degrade only themselv
   const deadline = Date.now() + 20_000;
   for (;;) {
     const res = await fetch(`${sc.api}/readyz`);
-    ready = await res.json();
+    ready = (await res.json()) as typeof ready;
     const forwarder = ready!.components.find((c) => c.component === 'forwarder');
     const scrape = ready!.components.find((c) => c.component.startsWith('prometheus'));
     if (forwarder?.status === 'degraded' && scrape?.status === 'degraded') {
