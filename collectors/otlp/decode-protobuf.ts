@@ -257,6 +257,21 @@ function readStatus(r: Reader, end: number, raw: RawSpan): void {
   done(r, end);
 }
 
+const SCRATCH: RawSpan = {
+  traceId: '',
+  spanId: '',
+  parentSpanId: '',
+  name: '',
+  kind: 0,
+  startMs: 0,
+  durationNs: 0,
+  hasStart: false,
+  attributes: {},
+  status: 0,
+  statusMessage: '',
+  exceptionCount: 0,
+};
+
 function readSpan(r: Reader, end: number, res: ResourceContext, out: SpanBuilder): void {
   let startLo = 0;
   let startHi = 0;
@@ -264,20 +279,17 @@ function readSpan(r: Reader, end: number, res: ResourceContext, out: SpanBuilder
   let endHi = 0;
   let nAttr = 0;
   let nEvent = 0;
-  const raw: RawSpan = {
-    traceId: '',
-    spanId: '',
-    parentSpanId: '',
-    name: '',
-    kind: 0,
-    startMs: 0,
-    durationNs: 0,
-    hasStart: false,
-    attributes: {},
-    status: 0,
-    statusMessage: '',
-    exceptionCount: 0,
-  };
+  // One scratch RawSpan reused for every span: SpanBuilder.add copies what it keeps.
+  const raw = SCRATCH;
+  raw.traceId = '';
+  raw.spanId = '';
+  raw.parentSpanId = '';
+  raw.name = '';
+  raw.kind = 0;
+  raw.attributes = {};
+  raw.status = 0;
+  raw.statusMessage = '';
+  raw.exceptionCount = 0;
   while (r.pos < end) {
     const tag = r.uint32();
     const f = tag >>> 3;
