@@ -6,8 +6,11 @@
 // buckets) after it: cheap enough for the live sidecar to call every few seconds.
 
 import type { AnomalyReport } from '../model/diagnosis';
-import { SpanKind, StatusCode } from '../model/telemetry';
 import type { Snapshot, Span } from '../model/telemetry';
+// Local copies of the model's enums: hot loops should not go through module getters.
+const K_CONSUMER = 5;
+const K_SERVER = 2;
+const S_ERROR = 2;
 
 export interface ChangeDetection extends AnomalyReport {
   /** Total strength of the change at the chosen split (0 when none). */
@@ -30,7 +33,7 @@ const Z_CAP = 12; // one loud series cannot outvote the rest alone
 const DETECT_THRESHOLD = 6;
 
 function isEntrySpan(s: Span): boolean {
-  return s.kind === SpanKind.SERVER || s.kind === SpanKind.CONSUMER || s.parentSpanId === '';
+  return s.kind === K_SERVER || s.kind === K_CONSUMER || s.parentSpanId === '';
 }
 
 interface Series {
@@ -79,7 +82,7 @@ export function detectChange(snapshot: Snapshot, forceChangeAtMs?: number): Chan
     s.cnt[b]++;
     s.sum[b] += l;
     s.sum2[b] += l * l;
-    if (sp.status === StatusCode.ERROR || sp.exceptionCount > 0) s.err[b]++;
+    if (sp.status === S_ERROR || sp.exceptionCount > 0) s.err[b]++;
     if (sp.parentSpanId === '') s.root[b]++;
   }
   let baselineMs = 0;
@@ -95,7 +98,7 @@ export function detectChange(snapshot: Snapshot, forceChangeAtMs?: number): Chan
       s.bCnt++;
       s.bSum += l;
       s.bSum2 += l * l;
-      if (sp.status === StatusCode.ERROR || sp.exceptionCount > 0) s.bErr++;
+      if (sp.status === S_ERROR || sp.exceptionCount > 0) s.bErr++;
       if (sp.parentSpanId === '') s.bRoot++;
     }
     baselineMs = bMax > bMin ? bMax - bMin : 0;
@@ -121,13 +124,17 @@ export function detectChange(snapshot: Snapshot, forceChangeAtMs?: number): Chan
     signals.sort((a, b) => b.score - a.score);
     return { detected: true, changeAtMs: forceChangeAtMs, baselineSource: hasBaseline ? 'baseline' : 'pre-change', signals: signals.slice(0, 20), strength, bucketMs };
   }
+  // Choose the split on uncapped strength (with many spans every split near the change
+  // reaches the cap); decide on the capped one, so one loud series cannot decide alone.
+  let bestRaw = 0;
   for (let k = minBefore; k <= nb - minAfter; k++) {
-    const score = splitScore(series, k, nb, bucketMs, baselineMs, undefined);
-    if (score > bestScore) {
-      bestScore = score;
+    const raw = splitScore(series, k, nb, bucketMs, baselineMs, undefined, Infinity);
+    if (raw > bestRaw) {
+      bestRaw = raw;
       bestK = k;
     }
   }
+  if (bestK >= 0) bestScore = splitScore(series, bestK, nb, bucketMs, baselineMs, undefined);
   const detected = bestK >= 0 && bestScore >= DETECT_THRESHOLD;
   if (!detected) return { detected: false, baselineSource: 'none', signals: [], strength: bestScore, bucketMs };
   const signals: AnomalyReport['signals'] = [];
@@ -179,7 +186,7 @@ function errorZ(pA: number, nA: number, pN: number, nN: number): number {
  */
 function splitScore(
   series: Map<string, Series>, k: number, nb: number, bucketMs: number, baselineMs: number,
-  signals: AnomalyReport['signals'] | undefined,
+  signals: AnomalyReport['signals'] | undefined, cap = Z_CAP,
 ): number {
   let total = 0;
   const combine = (zPre: number | undefined, zBase: number | undefined) =>
@@ -193,7 +200,7 @@ function splitScore(
       const mB = nBase ? s.bSum / nBase : 0, vB = nBase ? s.bSum2 / nBase - mB * mB : 0;
       const zLat = combine(nP >= 5 ? latencyZ(mA, vA, nA, mP, vP, nP) : undefined, nBase >= 5 ? latencyZ(mA, vA, nA, mB, vB, nBase) : undefined);
       if (zLat > Z_FLOOR) {
-        const sc = Math.min(Z_CAP, zLat) - Z_FLOOR;
+        const sc = Math.min(cap, zLat) - Z_FLOOR;
         svcScore += sc;
         const before = nP >= 5 ? mP : mB;
         signals?.push({ service, signal: 'latency', before: Math.exp(before), after: Math.exp(mA), score: sc });
@@ -201,7 +208,7 @@ function splitScore(
       const pA = (s.err[nb] - s.err[k]) / nA, pP = nP ? s.err[k] / nP : 0, pB = nBase ? s.bErr / nBase : 0;
       const zErr = combine(nP >= 5 ? errorZ(pA, nA, pP, nP) : undefined, nBase >= 5 ? errorZ(pA, nA, pB, nBase) : undefined);
       if (zErr > Z_FLOOR) {
-        const sc = Math.min(Z_CAP, zErr) - Z_FLOOR;
+        const sc = Math.min(cap, zErr) - Z_FLOOR;
         svcScore += sc;
         signals?.push({ service, signal: 'errors', before: nP >= 5 ? pP : pB, after: pA, score: sc });
       }
@@ -214,7 +221,7 @@ function splitScore(
     if (tB > 0 && tA > 0 && s.root[nb] >= 20 && Math.abs(rA - rB) >= MIN_RATE_SHIFT * Math.max(rA, rB)) {
       const z = Math.abs(rA - rB) / Math.sqrt(rA / tA + rB / tB + 1e-9);
       if (z > Z_FLOOR) {
-        const sc = Math.min(Z_CAP, z) - Z_FLOOR;
+        const sc = Math.min(cap, z) - Z_FLOOR;
         svcScore += sc;
         signals?.push({ service, signal: 'throughput', before: rB, after: rA, score: sc });
       }
@@ -260,9 +267,9 @@ export function changeFromFlags(
     }
   }
   const minBefore = Math.max(3, Math.floor(nb * 0.1)), minAfter = Math.max(3, Math.floor(nb * 0.1));
-  let bestK = -1, best = 0;
+  let bestK = -1, best = 0, bestCapped = 0;
   for (let k = minBefore; k <= nb - minAfter; k++) {
-    let score = 0;
+    let score = 0, capped = 0;
     for (let s = 0; s < nServices; s++) {
       const o = s * (nb + 1);
       const nB = tot[o + k], nA = tot[o + nb] - nB;
@@ -272,15 +279,19 @@ export function changeFromFlags(
       if (pA - pB < MIN_ERROR_SHIFT) continue;
       const p = (kA + kB) / (nA + nB);
       const z = (pA - pB) / Math.sqrt(p * (1 - p) * (1 / nA + 1 / nB) + 1e-9);
-      if (z > Z_FLOOR) score += Math.min(Z_CAP, z) - Z_FLOOR;
+      if (z > Z_FLOOR) {
+        score += z - Z_FLOOR;
+        capped += Math.min(Z_CAP, z) - Z_FLOOR;
+      }
     }
     if (score > best) {
       best = score;
+      bestCapped = capped;
       bestK = k;
     }
   }
-  if (bestK < 0 || best < DETECT_THRESHOLD) return undefined;
-  return { changeAtMs: fromMs + bestK * bucketMs, strength: best };
+  if (bestK < 0 || bestCapped < DETECT_THRESHOLD) return undefined;
+  return { changeAtMs: fromMs + bestK * bucketMs, strength: bestCapped };
 }
 
 /** The SLI signals that moved at a given change time (for the report). */

@@ -3,11 +3,13 @@
 // edge, and per-operation / per-edge statistics in time buckets.
 
 import type { GraphEdge, GraphNode, RedStats, ServiceGraph } from '../model/graph';
-import { SpanKind } from '../model/telemetry';
 import type { Span } from '../model/telemetry';
 import { buildSpanIndex, isEntry, opLabel } from './span-index';
 import type { SpanIndex } from './span-index';
 import { quantileSorted } from './stats';
+// Local copies of the model's enums: hot loops should not go through module getters.
+const K_CLIENT = 3;
+const K_PRODUCER = 4;
 
 /** Attributes naming the peer of a client span, most specific first. */
 const PEER_ATTRIBUTES = ['peer.service', 'server.address', 'net.peer.name', 'db.system'];
@@ -81,12 +83,12 @@ export function graphFromIndex(idx: SpanIndex, fromMs: number, toMs: number, inc
     const entry = isEntry(idx, i);
     if (entry) nd.acc.add(idx.dur[i], idx.err[i]);
     const k = idx.kind[i];
-    if (k === SpanKind.CLIENT || k === SpanKind.PRODUCER) {
+    if (k === K_CLIENT || k === K_PRODUCER) {
       const c = serverChildOf(idx, i);
       if (c >= 0) {
         const e = edge(service, svcName[idx.svc[c]]);
         e.acc.add(idx.dur[i], idx.err[i] | idx.err[c]);
-        if (k === SpanKind.CLIENT) {
+        if (k === K_CLIENT) {
           e.acc.gapSum += Math.max(0, idx.dur[i] - idx.dur[c]);
           e.acc.gapN++;
         }
@@ -102,7 +104,7 @@ export function graphFromIndex(idx: SpanIndex, fromMs: number, toMs: number, inc
     } else if (entry) {
       // Called without a client span on the caller's side: the child measures the call.
       const p = idx.parent[i];
-      if (p >= 0 && idx.svc[p] !== idx.svc[i] && idx.kind[p] !== SpanKind.CLIENT && idx.kind[p] !== SpanKind.PRODUCER) {
+      if (p >= 0 && idx.svc[p] !== idx.svc[i] && idx.kind[p] !== K_CLIENT && idx.kind[p] !== K_PRODUCER) {
         edge(svcName[idx.svc[p]], service).acc.add(idx.dur[i], idx.err[i]);
       }
     }
@@ -178,7 +180,7 @@ export function bucketedStats(spans: Span[], fromMs: number, toMs: number, bucke
     oc.e += idx.err[i];
     oc.self += idx.self[i];
     const k = idx.kind[i];
-    if (k === SpanKind.CLIENT) {
+    if (k === K_CLIENT) {
       const c = serverChildOf(idx, i);
       const to = c >= 0 ? idx.services.names[idx.svc[c]] : peerOf(idx.spans[i]);
       if (to !== undefined) {

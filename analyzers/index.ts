@@ -53,24 +53,25 @@ export function diagnose(snapshot: Snapshot, options: DiagnoseOptions = {}): Dia
       // 0 baseline, 3 window before the change, 1 after it (see localize.ts PHASE).
       for (let i = nBase; i < all.length; i++) phase[i] = idx.start[i] >= at ? 1 : 3;
     };
-    // Pass 1: flag spans against what is known to be normal (the baseline, else the part
-    // before the SLI change), then place the change where flagged spans became more common.
-    setPhases(changeAtMs ?? -Infinity);
-    const first = localize(idx, phase, cut, []);
+    // Pass 1: judge spans against what is known to be normal (the baseline, else the part
+    // before the SLI change), then place the change where flagged spans became more common;
+    // pass 2 only when that moved the change (or found one the SLIs missed).
+    const initialAt = changeAtMs ?? -Infinity;
+    setPhases(initialAt);
+    const metricsFor = (at: number) => scoreMetrics(snapshot.metrics, hasBaseline && baseline!.metrics.length ? baseline!.metrics : undefined, at);
+    let result = localize(idx, phase, cut, metricsFor(initialAt));
     const { fromMs, toMs } = windowBounds(snapshot, idx, nBase);
-    const refined = changeFromFlags(idx.svc, idx.start, first.anomalous, (i) => i >= nBase, idx.services.size, fromMs, toMs);
+    const refined = changeFromFlags(idx.svc, idx.start, result.anomalous, (i) => i >= nBase, idx.services.size, fromMs, toMs);
     if (refined) {
+      const moved = Math.abs(refined.changeAtMs - initialAt) > detection.bucketMs;
       changeAtMs = refined.changeAtMs;
-      if (!detected) {
-        detected = true;
+      detected = true;
+      if (moved) {
+        signals = signalsAt(snapshot, changeAtMs);
+        setPhases(changeAtMs);
+        result = localize(idx, phase, cut, metricsFor(changeAtMs));
       }
-      signals = signalsAt(snapshot, changeAtMs);
     }
-    // With a baseline and no change found, compare the whole window with the baseline.
-    const at = changeAtMs ?? -Infinity;
-    setPhases(at);
-    const metricScores = scoreMetrics(snapshot.metrics, hasBaseline && baseline!.metrics.length ? baseline!.metrics : undefined, at);
-    const result = localize(idx, phase, cut, metricScores);
     const top = result.ranked.slice(0, maxCauses);
     const total = top.slice(0, 3).reduce((s, c) => s + c.score, 0) || 1;
     let evId = 0;

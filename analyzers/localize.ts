@@ -16,13 +16,15 @@
 //              co-located instance whose own resources moved (noisy neighbour)
 
 import type { Evidence, FaultKind } from '../model/diagnosis';
-import { SpanKind } from '../model/telemetry';
 import { peerOf, serverChildOf } from './graph';
 import type { MetricSeriesScore } from './metrics';
 import { isEntry, opLabel } from './span-index';
 import { structureChange } from './structure';
 import type { SpanIndex } from './span-index';
 import { excessZ, quantileSorted } from './stats';
+// Local copies of the model's enums: hot loops should not go through module getters.
+const K_CLIENT = 3;
+const K_PRODUCER = 4;
 
 export type Component = 'latency' | 'errors' | 'edge' | 'structure' | 'traces' | 'metric';
 
@@ -71,6 +73,41 @@ interface Acc {
   virtual: boolean;
 }
 
+// Phase-independent per-index arrays, shared by diagnose's passes.
+const serverChildCache = new WeakMap<SpanIndex, Int32Array>();
+
+/** For each client/producer span, its child in another service (the server side), else -1. */
+function serverChildren(idx: SpanIndex): Int32Array {
+  let sc = serverChildCache.get(idx);
+  if (sc) return sc;
+  sc = new Int32Array(idx.n).fill(-1);
+  for (let i = 0; i < idx.n; i++) {
+    const k = idx.kind[i];
+    if (k === K_CLIENT || k === K_PRODUCER) sc[i] = serverChildOf(idx, i);
+  }
+  serverChildCache.set(idx, sc);
+  return sc;
+}
+
+/** Index of each span's topmost present ancestor (a trace, as a connected component). */
+const traceRootCache = new WeakMap<SpanIndex, Int32Array>();
+function traceRoots(idx: SpanIndex): Int32Array {
+  let top = traceRootCache.get(idx);
+  if (top) return top;
+  const n = idx.n;
+  top = new Int32Array(n).fill(-1);
+  for (let i = 0; i < n; i++) {
+    if (top[i] >= 0) continue;
+    let r = i;
+    while (idx.parent[r] >= 0 && top[r] < 0) r = idx.parent[r];
+    const root = top[r] >= 0 ? top[r] : r;
+    for (let j = i; j !== r && top[j] < 0; j = idx.parent[j]) top[j] = root;
+    top[r] = root;
+  }
+  traceRootCache.set(idx, top);
+  return top;
+}
+
 function hm(a: number, b: number): number {
   return a > 0 && b > 0 ? (2 * a * b) / (a + b) : 0;
 }
@@ -83,6 +120,8 @@ function saturate(x: number, scale: number): number {
 class Grouped {
   readonly start: Int32Array;
   readonly values: Float64Array;
+  private readonly sorted: Uint8Array;
+  /** Segments are sorted on first use, so groups only counted (after-change samples) cost no sort. */
   constructor(nKeys: number, keyOf: Int32Array, valueOf: (i: number) => number, take: (i: number) => boolean) {
     const count = new Int32Array(nKeys + 1);
     const n = keyOf.length;
@@ -92,10 +131,19 @@ class Grouped {
     const fill = this.start.slice(0, nKeys);
     this.values = new Float64Array(this.start[nKeys]);
     for (let i = 0; i < n; i++) if (keyOf[i] >= 0 && take(i)) this.values[fill[keyOf[i]]++] = valueOf(i);
-    for (let k = 0; k < nKeys; k++) this.segment(k).sort();
+    this.sorted = new Uint8Array(nKeys);
   }
+  size(k: number): number {
+    return this.start[k + 1] - this.start[k];
+  }
+  /** The segment of key k, sorted ascending. */
   segment(k: number): Float64Array {
-    return this.values.subarray(this.start[k], this.start[k + 1]);
+    const seg = this.values.subarray(this.start[k], this.start[k + 1]);
+    if (!this.sorted[k]) {
+      seg.sort();
+      this.sorted[k] = 1;
+    }
+    return seg;
   }
 }
 
@@ -188,7 +236,7 @@ function tailShift(normal: Float64Array, after: Float64Array): TailShift | undef
  * `phase[i]`: 0 normal, 1 after the change, 2 ignored. `cut[i]`: 1 for spans that end at the
  * edge of their recording (their children may be missing), left out of structure checks.
  */
-export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, metricScores: MetricSeriesScore[]): LocalizeResult {
+export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, metricScores: MetricSeriesScore[], options: { flagsOnly?: boolean } = {}): LocalizeResult {
   const n = idx.n;
   const svcNames = idx.services.names;
   const accs = new Map<string, Acc>();
@@ -207,11 +255,7 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
   const vote = (m: Map<string, number>, k: string, w: number) => m.set(k, (m.get(k) ?? 0) + w);
 
   // Client spans paired with a server child: their self time is the network/queue gap.
-  const serverChild = new Int32Array(n).fill(-1);
-  for (let i = 0; i < n; i++) {
-    const k = idx.kind[i];
-    if (k === SpanKind.CLIENT || k === SpanKind.PRODUCER) serverChild[i] = serverChildOf(idx, i);
-  }
+  const serverChild = serverChildren(idx);
   const anomalous = new Uint8Array(n); // per span: 1 when it carries evidence (for trace sharing)
 
   // ---- latency: self time per operation --------------------------------------------------
@@ -222,7 +266,7 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
   const selfAfter = new Grouped(nOps, opKeyOf, (i) => idx.self[i], (i) => phase[i] === 1 && notGap(i));
   const opThreshold = new Float64Array(nOps).fill(Infinity);
   for (let o = 0; o < nOps; o++) {
-    if (selfNormal.segment(o).length >= MIN_NORMAL && selfAfter.segment(o).length >= MIN_AFTER) opThreshold[o] = tailThreshold(selfNormal.segment(o));
+    if (selfNormal.size(o) >= MIN_NORMAL && selfAfter.size(o) >= MIN_AFTER) opThreshold[o] = tailThreshold(selfNormal.segment(o));
   }
   const latCounts = new PhaseCounts(nOps);
   for (let i = 0; i < n; i++) if (notGap(i)) latCounts.add(idx.op[i], phase[i], idx.self[i] > opThreshold[idx.op[i]]);
@@ -287,13 +331,11 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
   {
     // Per operation of the origin span: errors after the change vs the expected rate.
     const errCounts = new PhaseCounts(nOps);
-    const originOp = new Int32Array(n).fill(-1);
-    for (let i = 0; i < n; i++) if (originSvc[i] >= 0) originOp[i] = idx.op[originSpan[i]];
     // Denominator: calls of the operation; numerator: errors credited to it.
     for (let i = 0; i < n; i++) errCounts.add(idx.op[i], phase[i], false);
     for (let i = 0; i < n; i++) {
-      const o = originOp[i];
-      if (o < 0) continue;
+      if (originSvc[i] < 0) continue;
+      const o = idx.op[originSpan[i]];
       const ph = phase[i];
       if (ph === 0) errCounts.kB[o]++;
       else if (ph === 3) errCounts.kP[o]++;
@@ -341,7 +383,7 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
     for (let i = 0; i < n; i++) {
       if (phase[i] === 2) continue;
       const k = idx.kind[i];
-      if (k !== SpanKind.CLIENT && k !== SpanKind.PRODUCER) continue;
+      if (k !== K_CLIENT && k !== K_PRODUCER) continue;
       const c = serverChild[i];
       const from = svcNames[idx.svc[i]];
       let to: string | undefined, virtual = false;
@@ -367,7 +409,7 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
     const gNormal = new Grouped(nE, edgeOf, gapOf, (i) => isNormal(phase[i]));
     const gAfter = new Grouped(nE, edgeOf, gapOf, (i) => phase[i] === 1);
     const thresholds = new Float64Array(nE).fill(Infinity);
-    for (let e = 0; e < nE; e++) if (gNormal.segment(e).length >= MIN_NORMAL) thresholds[e] = tailThreshold(gNormal.segment(e));
+    for (let e = 0; e < nE; e++) if (gNormal.size(e) >= MIN_NORMAL) thresholds[e] = tailThreshold(gNormal.segment(e));
     const gapCounts = new PhaseCounts(nE);
     // Errors on an edge whose server side did not fail (lost connections, resets).
     const lossCounts = new PhaseCounts(nE);
@@ -495,17 +537,21 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
     }
   }
 
+  if (options.flagsOnly) return { ranked: [], anomalous, pathOf: (service) => [service] };
+
   // ---- traces: which services anomalous traces share -----------------------------------------
-  const traceIds = new Map<string, number>();
+  // Traces as connected components of parent links (no map over trace-id strings).
+  const top = traceRoots(idx);
   const traceOf = new Int32Array(n).fill(-1);
+  const traceNo = new Int32Array(n).fill(-1);
+  let nTraces = 0;
   for (let i = 0; i < n; i++) {
     if (phase[i] !== 1) continue;
-    const t = idx.spans[i].traceId;
-    let id = traceIds.get(t);
-    if (id === undefined) traceIds.set(t, (id = traceIds.size));
-    traceOf[i] = id;
+    const r = top[i];
+    if (traceNo[r] < 0) traceNo[r] = nTraces++;
+    traceOf[i] = traceNo[r];
   }
-  const nT = traceIds.size;
+  const nT = nTraces;
   const traceAnomalous = new Uint8Array(nT);
   for (let i = 0; i < n; i++) if (anomalous[i] && traceOf[i] >= 0) traceAnomalous[traceOf[i]] = 1;
   {

@@ -2,8 +2,12 @@
 // links, children in CSR form and each span's self time. Built once per analysis so the
 // scoring loops run over typed arrays instead of allocating per span.
 
-import { SpanKind, StatusCode } from '../model/telemetry';
 import type { Span } from '../model/telemetry';
+// Local copies of the model's enums: hot loops should not go through module getters.
+const K_CLIENT = 3;
+const K_CONSUMER = 5;
+const K_SERVER = 2;
+const S_ERROR = 2;
 
 /** Interns strings to dense ids. */
 export class Interner {
@@ -60,15 +64,15 @@ export function opLabel(key: string): { service: string; name: string } {
 }
 
 export function isError(s: Span): boolean {
-  return s.status === StatusCode.ERROR || s.exceptionCount > 0;
+  return s.status === S_ERROR || s.exceptionCount > 0;
 }
 
 /** Where a request enters a service: a SERVER/CONSUMER span, a root, or a span whose parent runs elsewhere. */
 export function isEntry(idx: SpanIndex, i: number): boolean {
   const k = idx.kind[i];
-  if (k === SpanKind.SERVER || k === SpanKind.CONSUMER) return true;
+  if (k === K_SERVER || k === K_CONSUMER) return true;
   const p = idx.parent[i];
-  if (p < 0) return idx.spans[i].parentSpanId === '' || k !== SpanKind.CLIENT;
+  if (p < 0) return idx.spans[i].parentSpanId === '' || k !== K_CLIENT;
   return idx.svc[p] !== idx.svc[i];
 }
 
@@ -82,18 +86,28 @@ export function buildSpanIndex(spans: Span[], interners?: { services?: Interner;
   const svc = new Int32Array(n), inst = new Int32Array(n), host = new Int32Array(n), op = new Int32Array(n);
   const kind = new Uint8Array(n), err = new Uint8Array(n);
   const start = new Float64Array(n), dur = new Float64Array(n);
-  // Span ids are random 64-bit values, so one map keyed by span id is enough; a reused id
-  // in another trace (hand-written data) falls back to a trace-qualified key.
-  const bySpanId = new Map<string, number>();
-  let collisions: Map<string, number> | undefined;
   // Per-service cache of name -> op id avoids building the op key string per span.
   const opCache: Array<Map<string, number>> = [];
+  // Spans of one resource usually share the same string objects: compare before hashing.
+  let lastSvc = '', lastSvcId = -1, lastInst = '', lastInstId = -1, lastHost = '', lastHostId = -1;
   for (let i = 0; i < n; i++) {
     const s = spans[i];
-    const sv = services.id(s.service);
+    let sv = lastSvcId;
+    if (s.service !== lastSvc || sv < 0) {
+      sv = lastSvcId = services.id(s.service);
+      lastSvc = s.service;
+    }
     svc[i] = sv;
-    inst[i] = instances.id(s.instance);
-    host[i] = hosts.id(s.host);
+    if (s.instance !== lastInst || lastInstId < 0) {
+      lastInstId = instances.id(s.instance);
+      lastInst = s.instance;
+    }
+    inst[i] = lastInstId;
+    if (s.host !== lastHost || lastHostId < 0) {
+      lastHostId = hosts.id(s.host);
+      lastHost = s.host;
+    }
+    host[i] = lastHostId;
     let m = opCache[sv];
     if (!m) m = opCache[sv] = new Map();
     let o = m.get(s.name);
@@ -106,30 +120,12 @@ export function buildSpanIndex(spans: Span[], interners?: { services?: Interner;
     kind[i] = s.kind;
     start[i] = s.startMs;
     dur[i] = s.durationMs > 0 ? s.durationMs : 0;
-    err[i] = s.status === StatusCode.ERROR || s.exceptionCount > 0 ? 1 : 0;
-    const prev = bySpanId.get(s.spanId);
-    if (prev === undefined) bySpanId.set(s.spanId, i);
-    else if (spans[prev].traceId !== s.traceId) {
-      collisions ??= new Map();
-      const key = s.traceId + '/' + s.spanId;
-      if (!collisions.has(key)) collisions.set(key, i);
-      collisions.set(spans[prev].traceId + '/' + s.spanId, prev);
-    }
+    err[i] = s.status === S_ERROR || s.exceptionCount > 0 ? 1 : 0;
   }
   for (let o = 0; o < ops.size; o++) if (opService[o] === undefined) opService[o] = services.id(opLabel(ops.names[o]).service);
-  const parent = new Int32Array(n).fill(-1);
+  const parent = linkParents(spans);
   const childCount = new Int32Array(n + 1);
-  for (let i = 0; i < n; i++) {
-    const s = spans[i];
-    if (!s.parentSpanId) continue;
-    let p = bySpanId.get(s.parentSpanId);
-    if (p !== undefined && collisions) p = collisions.get(s.traceId + '/' + s.parentSpanId) ?? p;
-    if (p !== undefined && spans[p].traceId !== s.traceId) p = undefined;
-    if (p !== undefined && p !== i) {
-      parent[i] = p;
-      childCount[p]++;
-    }
-  }
+  for (let i = 0; i < n; i++) if (parent[i] >= 0) childCount[parent[i]]++;
   const childStart = new Int32Array(n + 1);
   for (let i = 0; i < n; i++) childStart[i + 1] = childStart[i] + childCount[i];
   const fill = childStart.slice(0, n);
@@ -146,6 +142,55 @@ export function buildSpanIndex(spans: Span[], interners?: { services?: Interner;
   };
   computeSelfTimes(idx);
   return idx;
+}
+
+/** 32-bit hash of an id string without allocating (FNV-1a over the char codes). */
+function idHash(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/**
+ * parent[i] = index of span i's parent in the same trace, -1 when it is a root or absent.
+ * An open-addressing table over (span id, trace id) in typed arrays: a JS Map over a million
+ * id strings costs several times more and churns the garbage collector.
+ */
+export function linkParents(spans: Span[]): Int32Array {
+  const n = spans.length;
+  let cap = 1024;
+  while (cap < n * 2) cap *= 2;
+  const mask = cap - 1;
+  const slot = new Int32Array(cap).fill(-1);
+  const hashes = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const h = idHash(spans[i].spanId);
+    hashes[i] = h;
+    let p = h & mask;
+    while (slot[p] >= 0) {
+      const j = slot[p];
+      if (hashes[j] === h && spans[j].spanId === spans[i].spanId && spans[j].traceId === spans[i].traceId) break; // duplicate: keep the first
+      p = (p + 1) & mask;
+    }
+    if (slot[p] < 0) slot[p] = i;
+  }
+  const parent = new Int32Array(n).fill(-1);
+  for (let i = 0; i < n; i++) {
+    const s = spans[i];
+    const pid = s.parentSpanId;
+    if (!pid) continue;
+    const h = idHash(pid);
+    let p = h & mask;
+    while (slot[p] >= 0) {
+      const j = slot[p];
+      if (hashes[j] === h && spans[j].spanId === pid && spans[j].traceId === s.traceId) {
+        if (j !== i) parent[i] = j;
+        break;
+      }
+      p = (p + 1) & mask;
+    }
+  }
+  return parent;
 }
 
 /**

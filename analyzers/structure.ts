@@ -6,7 +6,6 @@
 // matched returned something (an error, a wrong value) that sent the code another way. When
 // it diverges at the first call, the span's own code changed.
 
-import { SpanKind } from '../model/telemetry';
 import type { SpanIndex } from './span-index';
 
 export interface StructureChange {
@@ -34,52 +33,83 @@ const MAX_DISTINCT = 64;
  * `use[i]`: 0 baseline, 3 before the change, 1 after, 2 ignore (e.g. spans cut by the window
  * edge, whose children fall outside it). 0 and 3 together are "normal".
  */
-export function structureChange(idx: SpanIndex, use: Uint8Array, serverChild: Int32Array): StructureChange {
+interface Sequences {
+  seqStart: Int32Array;
+  flat: Int32Array;
+  suspectOf: Int32Array;
+  hash: Float64Array;
+}
+
+// Sequences depend only on the spans, not on the phases: diagnose's two passes share them.
+const sequenceCache = new WeakMap<SpanIndex, Sequences>();
+
+function sequences(idx: SpanIndex, serverChild: Int32Array): Sequences {
+  const cached = sequenceCache.get(idx);
+  if (cached) return cached;
   const n = idx.n;
-  const nS = idx.services.size;
   // Sequence per span as child keys (op ids, client calls replaced by the server op) in
-  // start order; stored in one flat buffer.
+  // start order; stored in one flat buffer. At most one key per child, and every span is
+  // the child of at most one parent, so n slots suffice.
   const seqStart = new Int32Array(n + 1);
-  const flat: number[] = [];
-  const keyOf = (c: number) => (serverChild[c] >= 0 ? idx.op[serverChild[c]] : idx.op[c]);
-  const svcOfKey = (c: number) => (serverChild[c] >= 0 ? idx.svc[serverChild[c]] : idx.svc[c]);
-  const suspectOf: number[] = []; // parallel to flat: the service each key points at
+  const flat = new Int32Array(n);
+  const suspectOf = new Int32Array(n); // parallel to flat: the service each key points at
+  let fl = 0;
   let kids = new Int32Array(64);
+  const start = idx.start;
   for (let i = 0; i < n; i++) {
-    seqStart[i] = flat.length;
-    if (use[i] === 2) continue;
+    seqStart[i] = fl;
     const c0 = idx.childStart[i], c1 = idx.childStart[i + 1];
     const m = c1 - c0;
     if (m === 0) continue;
     if (m > kids.length) kids = new Int32Array(m * 2);
-    for (let j = 0; j < m; j++) kids[j] = idx.childList[c0 + j];
-    const view = kids.subarray(0, m);
-    if (m > 1) view.sort((a, b) => idx.start[a] - idx.start[b] || a - b);
+    // insertion sort by start time: children usually arrive nearly in order
+    for (let j = 0; j < m; j++) {
+      const c = idx.childList[c0 + j];
+      let q = j;
+      while (q > 0 && (start[kids[q - 1]] > start[c] || (start[kids[q - 1]] === start[c] && kids[q - 1] > c))) {
+        kids[q] = kids[q - 1];
+        q--;
+      }
+      kids[q] = c;
+    }
     let prev = -1, len = 0;
     for (let j = 0; j < m && len < MAX_SEQ; j++) {
-      const k = keyOf(view[j]);
+      const c = kids[j];
+      const sc = serverChild[c];
+      const k = sc >= 0 ? idx.op[sc] : idx.op[c];
       if (k === prev) continue;
       prev = k;
-      flat.push(k);
-      suspectOf.push(svcOfKey(view[j]));
+      flat[fl] = k;
+      suspectOf[fl++] = sc >= 0 ? idx.svc[sc] : idx.svc[c];
       len++;
     }
   }
-  seqStart[n] = flat.length;
-  const hashOf = (i: number) => {
+  seqStart[n] = fl;
+  const hash = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
     let h1 = 0x811c9dc5, h2 = 17;
     for (let q = seqStart[i]; q < seqStart[i + 1]; q++) {
       h1 = Math.imul(h1 ^ (flat[q] + 1), 0x01000193) >>> 0;
       h2 = (Math.imul(h2, 31) + flat[q] + 7) & 0x1fffff;
     }
-    return h1 + h2 * 4294967296 + (seqStart[i + 1] - seqStart[i]) * 1e-3;
-  };
-  const hash = new Float64Array(n);
+    hash[i] = h1 + h2 * 4294967296 + (seqStart[i + 1] - seqStart[i]) * 1e-3;
+  }
+  const seq = { seqStart, flat, suspectOf, hash };
+  sequenceCache.set(idx, seq);
+  return seq;
+}
+
+/**
+ * `use[i]`: 0 baseline, 3 before the change, 1 after, 2 ignore (e.g. spans cut by the window
+ * edge, whose children fall outside it). 0 and 3 together are "normal".
+ */
+export function structureChange(idx: SpanIndex, use: Uint8Array, serverChild: Int32Array): StructureChange {
+  const n = idx.n;
+  const nS = idx.services.size;
+  const { seqStart, flat, suspectOf, hash } = sequences(idx, serverChild);
   // Normal sequences per operation: counts by hash and a representative span for each.
   const perOp = new Map<number, { total: number; counts: Map<number, number>; reps: number[] }>();
   for (let i = 0; i < n; i++) {
-    if (use[i] === 2) continue;
-    hash[i] = hashOf(i);
     if (use[i] !== 0 && use[i] !== 3) continue;
     const o = idx.op[i];
     let e = perOp.get(o);
@@ -143,6 +173,5 @@ export function structureChange(idx: SpanIndex, use: Uint8Array, serverChild: In
     for (const [k, v] of m) if (v > bestV) [best, bestV] = [k, v];
     exampleOp[s] = best;
   }
-  void SpanKind;
   return { changed, suspect, baseCount, preCount, afterCount, baseSpans, preSpans, afterSpans, exampleOp };
 }
