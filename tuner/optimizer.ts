@@ -28,7 +28,7 @@ export interface Observation {
   failed?: boolean;
 }
 
-export type ProposalReason = 'baseline' | 'warm-start' | 'exploit' | 'explore' | 're-measure';
+export type ProposalReason = 'baseline' | 'warm-start' | 'local-design' | 'exploit' | 'explore' | 're-measure';
 
 export interface Prediction {
   mean: number;
@@ -56,6 +56,8 @@ export interface OptimizerOptions {
   /** √β of the safety filter μ_g + √β·σ_g ≤ limit. */
   safetySd?: number;
   candidates?: number;
+  /** Probe each numeric knob with one full step after the baseline (default false: in the 8-seed ablation it did not raise the share within 5 % and added blind, sometimes unsafe steps). */
+  localDesign?: boolean;
 }
 
 export function transformValue(t: Transform | undefined, v: number): number {
@@ -92,6 +94,8 @@ export class RegimeOptimizer {
   readonly observations: Observation[] = [];
   private readonly rng: Rng;
   private readonly warm: Config[];
+  /** Knobs still to probe with one full step each (the local initial design). */
+  private readonly designQueue: KnobSpec[];
   private trLength: number;
   private successes = 0;
   private failures = 0;
@@ -104,6 +108,7 @@ export class RegimeOptimizer {
     this.rng = createRng(opts.seed ?? 1);
     this.warm = (opts.warmStart ?? []).slice(0, 4);
     this.trLength = opts.trustRegion?.initial ?? 0.2;
+    this.designQueue = opts.localDesign !== true ? [] : opts.knobs.filter((k) => k.type !== 'choice');
   }
 
   get trustRegionLength(): number {
@@ -129,7 +134,7 @@ export class RegimeOptimizer {
     if (this.successes >= 3) {
       this.trLength = Math.min(2 * this.trLength, max);
       this.successes = 0;
-    } else if (this.failures >= Math.ceil(Math.max(4, this.space.dims) / 2)) {
+    } else if (this.failures >= Math.max(4, this.space.dims)) {
       this.trLength /= 2;
       this.failures = 0;
       if (this.trLength < min) this.trLength = tr.initial ?? 0.2;
@@ -229,6 +234,19 @@ export class RegimeOptimizer {
     while (this.warm.length) {
       const w = limitConfig(knobs, current, this.warm.shift() as Config).config;
       if (!tried.has(this.space.key(w))) return { config: w, reason: 'warm-start', predicted: this.predict(w) };
+    }
+    // Local initial design: one full step per numeric knob (random direction) from the
+    // config in effect, so the GP sees the local slope of every knob before it extrapolates;
+    // on plateaus with a cliff just beyond the trust region this is what finds the cliff.
+    while (this.designQueue.length) {
+      const k = this.designQueue.shift() as KnobSpec;
+      const cur = Number(current[k.name] ?? k.default);
+      const [lo, hi] = allowedInterval(k, cur);
+      const first = this.rng.next() < 0.5 ? lo : hi;
+      const v = first !== cur ? first : first === lo ? hi : lo;
+      if (v === cur) continue;
+      const c = limitConfig(knobs, current, { ...current, [k.name]: v }).config;
+      if (!tried.has(this.space.key(c))) return { config: c, reason: 'local-design', predicted: this.predict(c) };
     }
     const m = this.fit();
     const objTr = this.opts.objectiveTransform ?? 'log';

@@ -271,6 +271,7 @@ export class TunerService {
     const why: Record<ProposalReason, string> = {
       baseline: 'measure the configuration in effect first',
       'warm-start': 'best configuration of a similar load regime (transfer)',
+      'local-design': 'one full step of a single knob, to learn its local effect',
       exploit: 'predicted better than the incumbent (expected improvement × probability of feasibility)',
       explore: 'uncertain region near the incumbent worth measuring (expected improvement × probability of feasibility)',
       're-measure': 're-measure the incumbent (noisy evidence)',

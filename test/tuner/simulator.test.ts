@@ -18,14 +18,14 @@ describe('simulator models', () => {
 });
 
 describe('simulator benchmark (few seeds, cheap)', () => {
-  it('the tuner beats random search on unsafe trials and improves far on the default', () => {
+  it('the tuner beats random search on unsafe trials and ends near the optimum', () => {
     const seeds = { seeds: 2, firstSeed: 101 };
     const b = simulateRegime(batchingScenario, 1, seeds);
-    const c = simulateRegime(cacheScenario, 0, seeds);
+    const c = simulateRegime(cacheScenario, 2, seeds);
     for (const r of [b, c]) {
       expect(r.unsafeTrials).toBeLessThan(r.randomSearchUnsafeTrials);
-      // far better than the default it started from (cache: default is 3.4× the optimum)
-      expect(r.medianFinalRatio).toBeLessThan(Math.min(1.5, r.defaultObjective / r.optimum.objective));
+      // better than the default it started from, and close to the known optimum
+      expect(r.medianFinalRatio).toBeLessThan(Math.min(1.1, r.defaultObjective / r.optimum.objective));
       expect(Object.keys(JSON.parse(toJsonLine(r)))).toEqual(['scenario', 'regime', 'seeds', 'withinFivePercent', 'medianTrialsToFivePercent', 'unsafeTrials', 'randomSearchUnsafeTrials']);
     }
     expect(b.withinFivePercent).toBeGreaterThanOrEqual(0.5);
