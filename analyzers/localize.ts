@@ -626,11 +626,20 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
       before: top.before, after: top.after, unit: top.unit, score: top.score, points: top.points,
     });
     a.parts.metric = Math.min(1, a.parts.metric + 0.2 * saturate(top.score, 10));
+    // Co-located services that only got slower are victims: their slowness is evidence for
+    // the hog (moved to it), not against them.
     for (const [service, other] of accs) {
-      if (service === culprit.service) continue;
+      if (service === culprit.service || other.parts.latency === 0) continue;
       const onHost = [...other.instanceVotes.keys()].some((inst) => idx.instances.ids.has(inst) && idx.hosts.names[idx.instanceHost[idx.instances.ids.get(inst)!]] === host);
-      const ownResource = other.evidence.some((e) => e.component === 'metric' && e.type === 'metric' && ['cpu', 'memory', 'disk'].some((c) => (e.series ?? '').toLowerCase().includes(c)));
-      if (onHost && !ownResource) other.parts.latency *= 0.4;
+      const ownResource = other.evidence.some((e) => e.component === 'metric' && e.type === 'metric' && /cpu|mem|disk|io|throttl/.test((e.series ?? '').toLowerCase()));
+      if (!onHost || ownResource) continue;
+      a.parts.latency = Math.max(a.parts.latency, 0.8 * other.parts.latency);
+      a.evidence.push({
+        component: 'metric', weight: 0.1, type: 'host', service: culprit.service, instance: culprit.instance,
+        title: `${service} on the same host (${host}) slowed without a resource change of its own`,
+        before: 0, after: other.parts.latency, unit: 'score', score: other.parts.latency,
+      });
+      other.parts.latency *= 0.3;
     }
   }
 
@@ -659,7 +668,14 @@ function classify(a: Acc): FaultKind {
   const codeLevel = w.errors * p.errors + w.structure * p.structure;
   const network = w.edge * p.edge;
   const resource = Math.max(w.latency * p.latency, w.metric * p.metric);
+  const strongResource = a.evidence.find((e) => e.component === 'metric' && e.type === 'metric' && e.score >= 10 && /cpu|mem|heap|rss|disk|fs|io|throttl/.test((e.series ?? '').toLowerCase()));
   if (codeLevel >= network && codeLevel >= resource && codeLevel > 0) return 'error';
+  // A starved callee also widens the client-server gap (requests queue before the server
+  // span starts): a strong own resource change names the kind.
+  if (strongResource && network > 0) {
+    const s = (strongResource.series ?? '').toLowerCase();
+    return /cpu|throttl/.test(s) ? 'cpu' : /mem|heap|rss/.test(s) ? 'memory' : 'disk';
+  }
   if (network >= resource && network > 0) {
     const loss = a.evidence.some((e) => e.component === 'edge' && e.unit === 'ratio');
     return loss ? 'loss' : 'delay';

@@ -1,0 +1,152 @@
+// Detection and localization on hand-built traces, one trap per scenario. Each system:
+//   frontend -> {cart, ranking}; ranking -> {features, model}; plus whatever the trap adds.
+// Normal behaviour varies randomly; the fault starts at 6 of 10 minutes; nothing tells the
+// analyzer when.
+
+import { detectAnomaly, diagnose } from '../../analyzers';
+import type { MetricPoint, Snapshot, Span } from '../../model/telemetry';
+import { call, gauge, scenario, span, T0 } from './helpers';
+
+const WINDOW = 10 * 60_000;
+const FAULT = 6 * 60_000;
+
+interface Knobs {
+  modelSelf?: number; // model's own time
+  modelError?: number; // probability model fails
+  featuresGap?: number; // network gap on ranking -> features
+  cartSelf?: number;
+  timeoutAt?: number; // ranking gives up on model after this many ms (client span errors)
+  backgroundErrors?: boolean; // cart fails 30 % of the time, always
+}
+
+function system(k: (faulty: boolean) => Knobs, traces = 1500) {
+  return scenario(traces, WINDOW, FAULT, (out, t, start, faulty, r) => {
+    const kn = k(faulty);
+    const root = span({ traceId: t, service: 'frontend', name: 'GET /recommend', start, duration: 0, host: 'node-a' });
+    out.push(root);
+    const cartErr = kn.backgroundErrors ? r() < 0.3 : false;
+    const cart = call(out, t, root, 'cart', start + 1, (kn.cartSelf ?? 2) * (0.8 + 0.4 * r()), 0.5 + 0.2 * r(), { serverError: cartErr, error: cartErr, toHost: 'node-b' });
+    const rk0 = cart.startMs + cart.durationMs + 1;
+    const rankSelf = 3 * (0.8 + 0.4 * r());
+    const ranking = span({ traceId: t, parent: undefined, service: 'ranking', name: 'POST /rank', start: rk0 + 0.3, duration: 0, host: 'node-b' });
+    const rankClient = span({ traceId: t, parent: root, service: 'frontend', name: 'call ranking', kind: 3, start: rk0, duration: 0, host: 'node-a' });
+    ranking.parentSpanId = rankClient.spanId;
+    out.push(rankClient, ranking);
+    const fGap = (kn.featuresGap ?? 0.6) * (0.8 + 0.4 * r());
+    const features = call(out, t, ranking, 'features', ranking.startMs + rankSelf / 2, 4 * (0.8 + 0.4 * r()), fGap, { toHost: 'node-b' });
+    const mStart = features.startMs + features.durationMs + fGap / 2 + 0.2;
+    const modelDur = (kn.modelSelf ?? 5) * (0.8 + 0.4 * r());
+    const modelErr = r() < (kn.modelError ?? 0);
+    let clientDur = modelDur + 0.6;
+    let clientErr = modelErr;
+    if (kn.timeoutAt !== undefined && clientDur > kn.timeoutAt) {
+      clientDur = kn.timeoutAt;
+      clientErr = true;
+    }
+    const mc = span({ traceId: t, parent: ranking, service: 'ranking', name: 'call model', kind: 3, start: mStart, duration: clientDur, error: clientErr, host: 'node-b' });
+    const ms = span({ traceId: t, parent: mc, service: 'model', name: 'infer', start: mStart + 0.3, duration: modelDur, error: modelErr, host: 'node-c' });
+    out.push(mc, ms);
+    ranking.durationMs = mc.startMs + mc.durationMs - ranking.startMs + rankSelf / 2;
+    ranking.status = clientErr ? 2 : 0;
+    rankClient.durationMs = ranking.durationMs + 0.6;
+    rankClient.status = ranking.status;
+    root.durationMs = rankClient.startMs + rankClient.durationMs - start + 0.5;
+    root.status = ranking.status;
+  }, traces);
+}
+
+const snap = (spans: Span[], metrics: MetricPoint[] = [], baseline?: Snapshot['baseline']): Snapshot => ({ fromMs: T0, toMs: T0 + WINDOW, spans, metrics, baseline });
+
+describe('detectAnomaly', () => {
+  it('reports no change on steady traffic', () => {
+    const r = detectAnomaly(snap(system(() => ({}))));
+    expect(r.detected).toBe(false);
+    expect(r.changeAtMs).toBeUndefined();
+  });
+
+  it('finds when latency changed, without being told', () => {
+    const r = detectAnomaly(snap(system((f) => ({ modelSelf: f ? 40 : 5 }))));
+    expect(r.detected).toBe(true);
+    expect(Math.abs(r.changeAtMs! - (T0 + FAULT))).toBeLessThanOrEqual(20_000);
+    expect(r.baselineSource).toBe('pre-change');
+    expect(r.signals.some((s) => s.service === 'model' && s.signal === 'latency' && s.after > s.before)).toBe(true);
+  });
+
+  it('finds an error-rate change and uses a baseline when given', () => {
+    const base = system(() => ({}), 600);
+    const r = detectAnomaly(snap(system((f) => ({ modelError: f ? 0.4 : 0 })), [], { spans: base, metrics: [] }));
+    expect(r.detected).toBe(true);
+    expect(r.baselineSource).toBe('baseline');
+    expect(r.signals.some((s) => s.signal === 'errors')).toBe(true);
+  });
+});
+
+describe('diagnose: traps', () => {
+  it('steady traffic: nothing detected, no causes', () => {
+    const d = diagnose(snap(system(() => ({}))));
+    expect(d.anomaly.detected).toBe(false);
+    expect(d.causes).toEqual([]);
+    expect(d.summary).toMatch(/No change/);
+  });
+
+  it('credits the service where errors originate, not the callers they propagate to', () => {
+    const d = diagnose(snap(system((f) => ({ modelError: f ? 0.5 : 0 }))));
+    expect(d.anomaly.detected).toBe(true);
+    expect(d.causes[0].service).toBe('model');
+    expect(d.causes[0].kind).toBe('error');
+    expect(d.causes[0].evidence.some((e) => e.type === 'errors' && e.after > e.before)).toBe(true);
+    expect(d.propagationPath).toEqual(['model', 'ranking', 'frontend']);
+    expect(new Set(d.causes.map((c) => c.service)).size).toBe(d.causes.length);
+    d.causes[0].evidence.forEach((e) => expect(e.id).toMatch(/^ev-\d+$/));
+  });
+
+  it('a timeout makes the caller fail, but the slow callee is the cause', () => {
+    const d = diagnose(snap(system((f) => ({ modelSelf: f ? 200 : 5, timeoutAt: 50 }))));
+    expect(d.causes[0].service).toBe('model');
+    expect(d.causes.findIndex((c) => c.service === 'ranking')).not.toBe(0);
+  });
+
+  it('ignores constant background errors and finds the real change', () => {
+    const d = diagnose(snap(system((f) => ({ backgroundErrors: true, cartSelf: f ? 12 : 2 }))));
+    expect(d.causes[0].service).toBe('cart');
+    expect(d.causes[0].evidence.some((e) => e.type === 'errors')).toBe(false);
+  });
+
+  it('network delay on the way to a service: the gap between client and server spans names it', () => {
+    const d = diagnose(snap(system((f) => ({ featuresGap: f ? 30 : 0.6 }))));
+    expect(d.causes[0].service).toBe('features');
+    expect(d.causes[0].kind).toBe('delay');
+    const ev = d.causes[0].evidence.find((e) => e.type === 'edge')!;
+    expect(ev.edge).toEqual({ from: 'ranking', to: 'features' });
+    expect(ev.after).toBeGreaterThan(10 * ev.before);
+  });
+
+  it('noisy neighbour: a co-located hog, not the slowed victim, ranks first', () => {
+    // cart (victim) and batch-job (the hog) share node-b; the hog's CPU and the node's rise.
+    const spans = system((f) => ({ cartSelf: f ? 6 : 2 }));
+    const metrics: MetricPoint[] = [];
+    for (let t = 0; t < WINDOW; t += 10_000) {
+      const f = t >= FAULT;
+      const wob = ((t / 10_000) % 3) - 1;
+      metrics.push(gauge('container.cpu.utilization', 'cart', 'cart-1', 'node-b', T0 + t, 20 + wob));
+      metrics.push(gauge('container.cpu.utilization', 'batch-job', 'batch-job-1', 'node-b', T0 + t, (f ? 95 : 10) + wob));
+      metrics.push(gauge('container.cpu.utilization', 'model', 'model-1', 'node-c', T0 + t, 30 + wob));
+      metrics.push(gauge('system.cpu.utilization', '', 'node-b', 'node-b', T0 + t, (f ? 98 : 35) + wob));
+    }
+    const d = diagnose(snap(spans, metrics));
+    expect(d.causes[0].service).toBe('batch-job');
+    expect(d.causes[0].kind).toBe('cpu');
+    expect(d.causes[0].evidence.some((e) => e.type === 'host')).toBe(true);
+    expect(d.causes[0].evidence.find((e) => e.type === 'metric')!.points!.length).toBeGreaterThan(3);
+  });
+
+  it('explains deterministically', () => {
+    const s = snap(system((f) => ({ modelError: f ? 0.5 : 0 })));
+    const a = diagnose(s, { id: 'x', nowMs: 1 });
+    const b = diagnose(s, { id: 'x', nowMs: 1 });
+    expect(a.explanation).toBe(b.explanation);
+    expect({ ...a, timing: 0 }).toEqual({ ...b, timing: 0 });
+    expect(a.explanation).toContain('model');
+    expect(a.summary).toContain('model');
+  });
+});
