@@ -42,6 +42,8 @@ export interface LoadInterval {
   maxMs: number;
   /** Requests that were due but not sent because `concurrency` were already in flight. */
   behind: number;
+  /** 429/503 answers without a Retry-After header (OTLP clients then use their own backoff). */
+  shedWithoutRetryAfter: number;
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -50,7 +52,7 @@ function quantile(sorted: number[], q: number): number {
 }
 
 function emptyInterval(t: number): LoadInterval {
-  return { t, requests: 0, sentSpans: 0, okSpans: 0, ok: 0, r429: 0, r503: 0, otherStatus: 0, errors: 0, retryAfter: [], p50Ms: 0, p99Ms: 0, maxMs: 0, behind: 0 };
+  return { t, requests: 0, sentSpans: 0, okSpans: 0, ok: 0, r429: 0, r503: 0, otherStatus: 0, errors: 0, retryAfter: [], p50Ms: 0, p99Ms: 0, maxMs: 0, behind: 0, shedWithoutRetryAfter: 0 };
 }
 
 /** Run the load; calls onInterval every intervalMs; resolves with the totals. */
@@ -94,6 +96,7 @@ export async function runLoad(opts: LoadOptions, onInterval: (i: LoadInterval) =
           else cur.otherStatus++;
           const ra = res.headers['retry-after'];
           if (ra) retryAfter.add(String(ra));
+          else if (s === 429 || s === 503) cur.shedWithoutRetryAfter++;
         });
       },
     );
@@ -112,7 +115,7 @@ export async function runLoad(opts: LoadOptions, onInterval: (i: LoadInterval) =
     cur.maxMs = +(latencies[latencies.length - 1] ?? 0).toFixed(2);
     cur.retryAfter = [...retryAfter];
     cur.t = +(t / 1000).toFixed(1);
-    for (const k of ['requests', 'sentSpans', 'okSpans', 'ok', 'r429', 'r503', 'otherStatus', 'errors', 'behind'] as const) total[k] += cur[k];
+    for (const k of ['requests', 'sentSpans', 'okSpans', 'ok', 'r429', 'r503', 'otherStatus', 'errors', 'behind', 'shedWithoutRetryAfter'] as const) total[k] += cur[k];
     allLatencies.push(...latencies);
     onInterval(cur);
     cur = emptyInterval(0);

@@ -1,0 +1,160 @@
+// The overload scenario, shared by test/robustness/overload.test.ts (bounded, in CI) and
+// bench/overload.ts (longer, by hand): a `faultline serve` with small limits is driven well
+// past its capacity by load-generator processes, then the load drops. Returns the figures
+// and one pass/fail per requirement:
+//   shed       - refused with 429/503, and every refusal carried Retry-After
+//   overloaded - the offered rate really was several times what was accepted
+//   memory     - RSS never above the configured soft limit (+ tolerance)
+//   api        - /healthz answered 200 within apiMaxMs on every probe throughout
+//   recovered  - once the load dropped, requests were accepted again
+
+import type { LoadInterval } from '../load-otlp';
+import { spawnLoad, spawnSidecar, timedGet } from './processes';
+
+export interface OverloadOptions {
+  memorySoftLimitMiB: number;
+  storeBudgetMiB: number;
+  maxInflightMiB: number;
+  /** Seconds between the watcher's detection passes (it snapshots the store window). */
+  detectionIntervalSeconds: number;
+  generators: number;
+  concurrencyPerGenerator: number;
+  spansPerRequest: number;
+  overloadSeconds: number;
+  recoverSeconds: number;
+  recoverRate: number;
+  /** Tolerated RSS above the soft limit, as a fraction of it. */
+  rssTolerance: number;
+  apiMaxMs: number;
+  log?: (msg: string) => void;
+}
+
+export const DEFAULT_OVERLOAD: OverloadOptions = {
+  memorySoftLimitMiB: 200,
+  storeBudgetMiB: 16,
+  maxInflightMiB: 2,
+  detectionIntervalSeconds: 5,
+  generators: 2,
+  concurrencyPerGenerator: 64,
+  spansPerRequest: 1000,
+  overloadSeconds: 20,
+  recoverSeconds: 10,
+  recoverRate: 1000,
+  rssTolerance: 0.1,
+  apiMaxMs: 2000,
+};
+
+export interface Check {
+  name: 'shed' | 'overloaded' | 'memory' | 'api' | 'recovered';
+  pass: boolean;
+  detail: string;
+}
+
+export interface OverloadResult {
+  options: OverloadOptions;
+  baselineRssMiB: number;
+  peakRssMiB: number;
+  endRssMiB: number;
+  offeredSpansPerSec: number;
+  acceptedSpansPerSec: number;
+  shed429: number;
+  shed503: number;
+  shedWithoutRetryAfter: number;
+  retryAfterValues: string[];
+  clientErrors: number;
+  healthz: { probes: number; failures: number; maxMs: number; p99Ms: number };
+  recovery: { intervals: Array<Pick<LoadInterval, 'ok' | 'r429' | 'r503' | 'errors'>>; firstAcceptedAfterS?: number };
+  checks: Check[];
+  sidecarLog: string;
+}
+
+export async function runOverload(partial: Partial<OverloadOptions> = {}): Promise<OverloadResult> {
+  const o: OverloadOptions = { ...DEFAULT_OVERLOAD, ...partial };
+  const log = o.log ?? (() => {});
+  const sc = await spawnSidecar({
+    configYaml: [
+      'otlp:',
+      `  memorySoftLimitMiB: ${o.memorySoftLimitMiB}`,
+      `  maxInflightMiB: ${o.maxInflightMiB}`,
+      '  retryAfterSeconds: 1',
+      `store: { budgetMiB: ${o.storeBudgetMiB} }`,
+      `detection: { intervalSeconds: ${o.detectionIntervalSeconds}, autoRecord: false }`,
+      '',
+    ].join('\n'),
+  });
+  const loads: Array<ReturnType<typeof spawnLoad>> = [];
+  try {
+    const baselineRss = sc.rssBytes();
+    let peak = baselineRss;
+    const sampler = setInterval(() => (peak = Math.max(peak, sc.rssBytes())), 100);
+    const probes: number[] = [];
+    let failures = 0;
+    let probing = true;
+    const prober = (async () => {
+      while (probing) {
+        const h = await timedGet(`${sc.api}/healthz`, o.apiMaxMs * 3);
+        probes.push(h.ms);
+        if (h.status !== 200 || h.ms > o.apiMaxMs) failures++;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    })();
+
+    log(`overload: ${o.generators} generators x ${o.concurrencyPerGenerator} connections, ${o.spansPerRequest} spans/request, ${o.overloadSeconds} s`);
+    for (let i = 0; i < o.generators; i++) {
+      loads.push(spawnLoad({ url: sc.otlpHttp, rate: 0, seconds: o.overloadSeconds, concurrency: o.concurrencyPerGenerator, spansPerRequest: o.spansPerRequest, pool: 16, timeoutMs: 10_000 }));
+    }
+    const totals = await Promise.all(loads.map((l) => l.done));
+    log(`recovery: ${o.recoverRate} spans/s for ${o.recoverSeconds} s`);
+    const recover = spawnLoad({ url: sc.otlpHttp, rate: o.recoverRate, seconds: o.recoverSeconds, concurrency: 4, spansPerRequest: 100, timeoutMs: 5000 });
+    loads.push(recover);
+    await recover.done;
+    probing = false;
+    await prober;
+    clearInterval(sampler);
+
+    const sum = (k: keyof LoadInterval) => totals.reduce((a, t) => a + (t[k] as number), 0);
+    const seconds = Math.max(...totals.map((t) => t.t));
+    const offered = sum('sentSpans') / seconds;
+    const accepted = sum('okSpans') / seconds;
+    const shed429 = sum('r429');
+    const shed503 = sum('r503');
+    const noRetry = sum('shedWithoutRetryAfter');
+    const sorted = [...probes].sort((a, b) => a - b);
+    const mib = (b: number) => +(b / 1048576).toFixed(1);
+    const recIntervals = recover.intervals.map((i) => ({ ok: i.ok, r429: i.r429, r503: i.r503, errors: i.errors }));
+    const firstOk = recover.intervals.findIndex((i) => i.ok > 0);
+    // Recovered: the second half of the low-load phase was all accepted.
+    const tail = recover.intervals.slice(Math.floor(recover.intervals.length / 2)).filter((i) => i.requests > 0);
+    const recovered = tail.length > 0 && tail.every((i) => i.ok === i.requests);
+    const limitBytes = o.memorySoftLimitMiB * 1048576;
+
+    const result: OverloadResult = {
+      options: { ...o, log: undefined },
+      baselineRssMiB: mib(baselineRss),
+      peakRssMiB: mib(peak),
+      endRssMiB: mib(sc.rssBytes()),
+      offeredSpansPerSec: Math.round(offered),
+      acceptedSpansPerSec: Math.round(accepted),
+      shed429,
+      shed503,
+      shedWithoutRetryAfter: noRetry,
+      retryAfterValues: [...new Set(totals.flatMap((t) => t.retryAfter))],
+      clientErrors: sum('errors') + sum('otherStatus'),
+      healthz: { probes: probes.length, failures, maxMs: +(sorted[sorted.length - 1] ?? 0).toFixed(1), p99Ms: +(sorted[Math.floor(0.99 * (sorted.length - 1))] ?? 0).toFixed(1) },
+      recovery: { intervals: recIntervals, firstAcceptedAfterS: firstOk >= 0 ? firstOk + 1 : undefined },
+      checks: [],
+      sidecarLog: sc.log().slice(-4000),
+    };
+    result.checks = [
+      { name: 'shed', pass: shed429 + shed503 > 0 && noRetry === 0, detail: `${shed429} x 429, ${shed503} x 503, ${noRetry} without Retry-After (values ${result.retryAfterValues.join(',') || '-'})` },
+      { name: 'overloaded', pass: offered >= 2 * accepted, detail: `offered ${Math.round(offered)} spans/s, accepted ${Math.round(accepted)} spans/s (x${(offered / Math.max(1, accepted)).toFixed(1)}), ${result.clientErrors} client errors/timeouts` },
+      { name: 'memory', pass: peak <= limitBytes * (1 + o.rssTolerance), detail: `peak RSS ${result.peakRssMiB} MiB (baseline ${result.baselineRssMiB}, end ${result.endRssMiB}) vs soft limit ${o.memorySoftLimitMiB} MiB (+${o.rssTolerance * 100}%)` },
+      { name: 'api', pass: failures === 0, detail: `${probes.length} /healthz probes, ${failures} failed or slower than ${o.apiMaxMs} ms, max ${result.healthz.maxMs} ms, p99 ${result.healthz.p99Ms} ms` },
+      { name: 'recovered', pass: recovered, detail: `low-load intervals (ok/429/503/errors): ${recIntervals.map((i) => `${i.ok}/${i.r429}/${i.r503}/${i.errors}`).join(' ')}` },
+    ];
+    return result;
+  } finally {
+    for (const l of loads) l.kill();
+    await sc.stop();
+  }
+}
