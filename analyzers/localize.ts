@@ -596,7 +596,9 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
     }
     const w = CATEGORY_WEIGHT[m.category] ?? 0.3;
     // Log scale: a series 300 IQRs out is stronger evidence than one 10 out, but not 30x.
-    const s = w * Math.min(1.5, Math.log1p(m.score) / Math.log1p(100));
+    // Utilisation has a natural scale: +80 points of CPU is decisive, +2 points is noise
+    // however tight the normal spread was.
+    const s = w * Math.min(1.5, Math.log1p(m.score) / Math.log1p(100)) * utilisationFactor(m);
     const a = acc(m.service);
     if (s > a.parts.metric) a.parts.metric = s;
     vote(a.instanceVotes, m.instance, s * 2);
@@ -653,6 +655,15 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
   }
   ranked.sort((x, y) => y.score - x.score || (x.service < y.service ? -1 : 1));
   return { ranked, anomalous, pathOf: (service) => propagationPath(idx, phase, anomalous, service) };
+}
+
+/** For utilisation series (percent or 0..1 ratio): the change in points / 20, within [0.2, 2]; else 1. */
+function utilisationFactor(m: MetricSeriesScore): number {
+  const percent = m.unit === '%' || /utili[sz]ation|usagerate|percent/i.test(m.name);
+  const ratio = !percent && (m.unit === '1' || /ratio/i.test(m.name)) && Math.max(Math.abs(m.before), Math.abs(m.after)) <= 1;
+  if (!percent && !ratio) return 1;
+  const points = Math.abs(m.after - m.before) * (ratio ? 100 : 1);
+  return Math.min(2, Math.max(0.2, points / 20));
 }
 
 function fmt(v: number): string {
