@@ -34,7 +34,23 @@ export interface HttpTarget {
   url: string;
 }
 
-/** `GET /admin/knobs` → {name: value}; `PUT /admin/knobs {name: value}` (400 when refused). */
+/**
+ * Accepts `{name: value}` and the demo services' richer `{generation, knobs: {name: {…spec, value}}}`.
+ */
+export function knobValues(body: Record<string, unknown>): Config {
+  const inner = body.knobs && typeof body.knobs === 'object' && !Array.isArray(body.knobs) ? (body.knobs as Record<string, unknown>) : body;
+  const out: Config = {};
+  for (const [k, v] of Object.entries(inner)) {
+    if (typeof v === 'number' || typeof v === 'string') out[k] = v;
+    else if (v && typeof v === 'object' && 'value' in v) {
+      const val = (v as { value: unknown }).value;
+      if (typeof val === 'number' || typeof val === 'string') out[k] = val;
+    }
+  }
+  return out;
+}
+
+/** `GET /admin/knobs` → {name: value} (or the demo's described form); `PUT /admin/knobs {name: value}` (400 when refused). */
 export class HttpKnobApplier implements KnobApplier {
   constructor(
     private readonly targets: HttpTarget[],
@@ -59,7 +75,7 @@ export class HttpKnobApplier implements KnobApplier {
     if (!res.ok) throw new ApplyError(`GET ${url}: HTTP ${res.status}`, false);
     const body = (await res.json()) as unknown;
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw new ApplyError(`GET ${url}: expected a JSON object of knobs`, false);
-    return body as Config;
+    return knobValues(body as Record<string, unknown>);
   }
 
   async apply(instance: string, values: Config): Promise<Config> {

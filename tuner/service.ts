@@ -266,7 +266,8 @@ export class TunerService {
     if (st.optimizer.space.key(config) === st.optimizer.space.key(current)) return undefined;
     const currentObjective = this.objectiveOf(current, m);
     const reasons: string[] = [];
-    const changes = this.knobs.filter((k) => config[k.name] !== current[k.name]).map((k) => `${k.name} ${current[k.name]} → ${config[k.name]}`);
+    const show = (v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(4)) : v);
+    const changes = this.knobs.filter((k) => config[k.name] !== current[k.name]).map((k) => `${k.name} ${show(current[k.name])} → ${show(config[k.name])}`);
     reasons.push(`regime ${st.regime.key}: ${changes.join(', ')}`);
     const why: Record<ProposalReason, string> = {
       baseline: 'measure the configuration in effect first',

@@ -63,17 +63,18 @@ export function register(program: Command): void {
     .requiredOption('--config <file>', 'YAML/JSON file with the tuner section (knobs, objective, guardrails)')
     .option('--target <admin-url...>', 'base URL(s) of the instance admin endpoints (overrides the config applier; first = canary)')
     .option('--probe-url <url...>', 'URL(s) to probe, one per target (default: <target>/)')
+    .option('--probe-body <json>', 'POST this JSON body to the probe URL (GET when absent)')
     .option('--probe-rps <n>', 'probe requests per second per target (this is the load)', positiveNumber('--probe-rps'), 50)
     .option('--mode <mode>', 'observe | approve | auto (overrides the config)')
     .option('--iterations <n>', 'loop iterations (default: until interrupted)', positiveInt('--iterations'))
     .option('--audit <file>', 'JSONL audit file', 'faultline-tuner-audit.jsonl')
     .option('--json', 'one JSON line per iteration')
-    .action(async (opts: { config: string; target?: string[]; probeUrl?: string[]; probeRps: number; mode?: string; iterations?: number; audit: string; json?: boolean }) => {
+    .action(async (opts: { config: string; target?: string[]; probeUrl?: string[]; probeRps: number; probeBody?: string; mode?: string; iterations?: number; audit: string; json?: boolean }) => {
       await runLoop(opts);
     });
 }
 
-async function runLoop(opts: { config: string; target?: string[]; probeUrl?: string[]; probeRps: number; mode?: string; iterations?: number; audit: string; json?: boolean }): Promise<void> {
+async function runLoop(opts: { config: string; target?: string[]; probeUrl?: string[]; probeRps: number; probeBody?: string; mode?: string; iterations?: number; audit: string; json?: boolean }): Promise<void> {
   const { parseTunerConfig, TunerConfigError } = require('../../tuner/config') as typeof import('../../tuner/config');
   const { TunerService, createApplier } = require('../../tuner/service') as typeof import('../../tuner/service');
   const { JsonlAuditSink } = require('../../tuner/audit') as typeof import('../../tuner/audit');
@@ -102,8 +103,15 @@ async function runLoop(opts: { config: string; target?: string[]; probeUrl?: str
   const targets = config.applier.targets;
   const probeUrls = opts.probeUrl ?? targets.map((t) => t.url.replace(/\/+$/, '') + '/');
   if (probeUrls.length !== targets.length) throw new CliError(`--probe-url: give one per target (${targets.length})`);
+  if (opts.probeBody) {
+    try {
+      JSON.parse(opts.probeBody);
+    } catch (e) {
+      throw new CliError(`--probe-body is not JSON: ${(e as Error).message}`);
+    }
+  }
   const store = new TelemetryStore({ windowMs: Math.max(10 * 60_000, 4 * config.evaluation.windowMs) });
-  const prober = new Prober({ service: config.service, targets: targets.map((t, i) => ({ instance: t.instance, url: probeUrls[i] })), ratePerS: opts.probeRps }, store);
+  const prober = new Prober({ service: config.service, targets: targets.map((t, i) => ({ instance: t.instance, url: probeUrls[i] })), ratePerS: opts.probeRps, method: opts.probeBody ? 'POST' : 'GET', body: opts.probeBody }, store);
   const audit = new JsonlAuditSink(opts.audit);
   const tuner = new TunerService({ config, telemetry: store, applier: createApplier(config.applier), audit });
   const rl = config.mode === 'approve' && process.stdin.isTTY ? readline.createInterface({ input: process.stdin, output: process.stderr }) : undefined;
@@ -117,7 +125,14 @@ async function runLoop(opts: { config: string; target?: string[]; probeUrl?: str
     for (let i = 0; !stopping && (opts.iterations === undefined || i < opts.iterations); i++) {
       await new Promise((r) => setTimeout(r, config.evaluation.windowMs));
       if (stopping) break;
-      const step = await tuner.tick();
+      let step: Awaited<ReturnType<typeof tuner.tick>>;
+      try {
+        step = await tuner.tick();
+      } catch (e) {
+        // A target that is down for a moment must not end the loop; the next tick retries.
+        process.stderr.write(`faultline: iteration ${i + 1}: ${(e as Error).message}${(e as { cause?: Error }).cause ? ` (${(e as { cause: Error }).cause.message})` : ''}\n`);
+        continue;
+      }
       let trial = step.trial;
       if (!trial && step.suggestion && config.mode === 'approve' && rl) {
         process.stderr.write(`suggestion ${step.suggestion.id}:\n  ${step.suggestion.reasons.join('\n  ')}\n`);

@@ -193,3 +193,11 @@ describe('JsonlAuditSink', () => {
     }
   });
 });
+
+describe('HttpKnobApplier response shapes', () => {
+  it('reads both {name: value} and the demo services\' {generation, knobs: {name: {…, value}}}', () => {
+    const { knobValues } = require('../../tuner/appliers') as typeof import('../../tuner/appliers');
+    expect(knobValues({ threads: 4, policy: 'lru' })).toEqual({ threads: 4, policy: 'lru' });
+    expect(knobValues({ generation: 3, knobs: { batchSize: { min: 1, max: 256, value: 8 }, batchTimeoutMs: { value: 4, unit: 'ms' } } })).toEqual({ batchSize: 8, batchTimeoutMs: 4 });
+  });
+});
