@@ -9,6 +9,7 @@ import { changeFromFlags, detectChange, signalsAt } from './detect';
 import { localize } from './localize';
 import type { ServiceScore } from './localize';
 import { scoreMetrics } from './metrics';
+import { analysisPool } from './scratch';
 import { buildSpanIndex, Interner } from './span-index';
 
 export { buildServiceGraph, bucketedStats } from './graph';
@@ -43,12 +44,12 @@ export function diagnose(snapshot: Snapshot, options: DiagnoseOptions = {}): Dia
   const baseSpans = baseline?.spans ?? [];
   if (detected || hasBaseline) {
     const all = baseSpans.length ? baseSpans.concat(snapshot.spans) : snapshot.spans;
-    const idx = buildSpanIndex(all, { services: new Interner(), ops: new Interner() });
+    const idx = buildSpanIndex(all, { services: new Interner(), ops: new Interner() }, analysisPool());
     const nBase = baseSpans.length;
-    const cut = new Uint8Array(all.length);
+    const cut = idx.alloc.u8(all.length);
     markCut(idx, 0, nBase, cut);
     markCut(idx, nBase, all.length, cut);
-    const phase = new Uint8Array(all.length);
+    const phase = idx.alloc.u8(all.length);
     const setPhases = (at: number) => {
       // 0 baseline, 3 window before the change, 1 after it (see localize.ts PHASE).
       for (let i = nBase; i < all.length; i++) phase[i] = idx.start[i] >= at ? 1 : 3;

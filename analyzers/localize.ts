@@ -21,6 +21,7 @@ import type { MetricSeriesScore } from './metrics';
 import { isEntry, opLabel } from './span-index';
 import { structureChange } from './structure';
 import type { SpanIndex } from './span-index';
+import type { Alloc } from './scratch';
 import { excessZ, quantileSorted } from './stats';
 // Local copies of the model's enums: hot loops should not go through module getters.
 const K_CLIENT = 3;
@@ -80,7 +81,7 @@ const serverChildCache = new WeakMap<SpanIndex, Int32Array>();
 function serverChildren(idx: SpanIndex): Int32Array {
   let sc = serverChildCache.get(idx);
   if (sc) return sc;
-  sc = new Int32Array(idx.n).fill(-1);
+  sc = idx.alloc.i32(idx.n, -1);
   for (let i = 0; i < idx.n; i++) {
     const k = idx.kind[i];
     if (k === K_CLIENT || k === K_PRODUCER) sc[i] = serverChildOf(idx, i);
@@ -95,7 +96,7 @@ function traceRoots(idx: SpanIndex): Int32Array {
   let top = traceRootCache.get(idx);
   if (top) return top;
   const n = idx.n;
-  top = new Int32Array(n).fill(-1);
+  top = idx.alloc.i32(n, -1);
   for (let i = 0; i < n; i++) {
     if (top[i] >= 0) continue;
     let r = i;
@@ -122,14 +123,14 @@ class Grouped {
   readonly values: Float64Array;
   private readonly sorted: Uint8Array;
   /** Segments are sorted on first use, so groups only counted (after-change samples) cost no sort. */
-  constructor(nKeys: number, keyOf: Int32Array, valueOf: (i: number) => number, take: (i: number) => boolean) {
+  constructor(nKeys: number, keyOf: Int32Array, valueOf: (i: number) => number, take: (i: number) => boolean, alloc: Alloc) {
     const count = new Int32Array(nKeys + 1);
     const n = keyOf.length;
     for (let i = 0; i < n; i++) if (keyOf[i] >= 0 && take(i)) count[keyOf[i]]++;
     this.start = new Int32Array(nKeys + 1);
     for (let k = 0; k < nKeys; k++) this.start[k + 1] = this.start[k] + count[k];
     const fill = this.start.slice(0, nKeys);
-    this.values = new Float64Array(this.start[nKeys]);
+    this.values = alloc.f64(this.start[nKeys]);
     for (let i = 0; i < n; i++) if (keyOf[i] >= 0 && take(i)) this.values[fill[keyOf[i]]++] = valueOf(i);
     this.sorted = new Uint8Array(nKeys);
   }
@@ -256,14 +257,14 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
 
   // Client spans paired with a server child: their self time is the network/queue gap.
   const serverChild = serverChildren(idx);
-  const anomalous = new Uint8Array(n); // per span: 1 when it carries evidence (for trace sharing)
+  const anomalous = idx.alloc.u8(n); // per span: 1 when it carries evidence (for trace sharing)
 
   // ---- latency: self time per operation --------------------------------------------------
   const nOps = idx.ops.size;
   const opKeyOf = idx.op;
   const notGap = (i: number) => serverChild[i] < 0 && phase[i] !== 2;
-  const selfNormal = new Grouped(nOps, opKeyOf, (i) => idx.self[i], (i) => isNormal(phase[i]) && notGap(i));
-  const selfAfter = new Grouped(nOps, opKeyOf, (i) => idx.self[i], (i) => phase[i] === 1 && notGap(i));
+  const selfNormal = new Grouped(nOps, opKeyOf, (i) => idx.self[i], (i) => isNormal(phase[i]) && notGap(i), idx.alloc);
+  const selfAfter = new Grouped(nOps, opKeyOf, (i) => idx.self[i], (i) => phase[i] === 1 && notGap(i), idx.alloc);
   const opThreshold = new Float64Array(nOps).fill(Infinity);
   for (let o = 0; o < nOps; o++) {
     if (selfNormal.size(o) >= MIN_NORMAL && selfAfter.size(o) >= MIN_AFTER) opThreshold[o] = tailThreshold(selfNormal.segment(o));
@@ -304,8 +305,8 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
 
   // ---- errors that originate --------------------------------------------------------------
   // origin[i]: the service credited for span i's error (-1: no error or propagated).
-  const originSvc = new Int32Array(n).fill(-1);
-  const originSpan = new Int32Array(n).fill(-1);
+  const originSvc = idx.alloc.i32(n, -1);
+  const originSpan = idx.alloc.i32(n, -1);
   for (let i = 0; i < n; i++) {
     if (!idx.err[i] || phase[i] === 2) continue;
     let childFailed = false;
@@ -379,7 +380,7 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
   {
     const edgeIds = new Map<string, number>();
     const edgeFrom: string[] = [], edgeTo: string[] = [], edgeVirtual: boolean[] = [];
-    const edgeOf = new Int32Array(n).fill(-1);
+    const edgeOf = idx.alloc.i32(n, -1);
     for (let i = 0; i < n; i++) {
       if (phase[i] === 2) continue;
       const k = idx.kind[i];
@@ -406,8 +407,8 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
     }
     const gapOf = (i: number) => (serverChild[i] >= 0 ? Math.max(0, idx.dur[i] - idx.dur[serverChild[i]]) : idx.dur[i]);
     const nE = edgeFrom.length;
-    const gNormal = new Grouped(nE, edgeOf, gapOf, (i) => isNormal(phase[i]));
-    const gAfter = new Grouped(nE, edgeOf, gapOf, (i) => phase[i] === 1);
+    const gNormal = new Grouped(nE, edgeOf, gapOf, (i) => isNormal(phase[i]), idx.alloc);
+    const gAfter = new Grouped(nE, edgeOf, gapOf, (i) => phase[i] === 1, idx.alloc);
     const thresholds = new Float64Array(nE).fill(Infinity);
     for (let e = 0; e < nE; e++) if (gNormal.size(e) >= MIN_NORMAL) thresholds[e] = tailThreshold(gNormal.segment(e));
     const gapCounts = new PhaseCounts(nE);
@@ -499,7 +500,7 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
 
   // ---- structure: child-call sequences that changed (structure.ts) ---------------------------
   {
-    const use = new Uint8Array(n);
+    const use = idx.alloc.u8(n);
     for (let i = 0; i < n; i++) use[i] = cut[i] ? 2 : phase[i];
     const sc = structureChange(idx, use, serverChild);
     // Calls each service received after the change: the denominator of "confidence".
@@ -542,8 +543,8 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
   // ---- traces: which services anomalous traces share -----------------------------------------
   // Traces as connected components of parent links (no map over trace-id strings).
   const top = traceRoots(idx);
-  const traceOf = new Int32Array(n).fill(-1);
-  const traceNo = new Int32Array(n).fill(-1);
+  const traceOf = idx.alloc.i32(n, -1);
+  const traceNo = idx.alloc.i32(n, -1);
   let nTraces = 0;
   for (let i = 0; i < n; i++) {
     if (phase[i] !== 1) continue;
@@ -559,7 +560,7 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
     const inTraces = new Float64Array(nS), inAnomalous = new Float64Array(nS);
     const stamp = new Int32Array(nS).fill(-1);
     // Visit spans grouped by trace (CSR by trace id) and count each service once per trace.
-    const byTrace = new Grouped(nT, traceOf, (i) => i, () => true);
+    const byTrace = new Grouped(nT, traceOf, (i) => i, () => true, idx.alloc);
     let nAnomalous = 0;
     for (let t = 0; t < nT; t++) {
       if (traceAnomalous[t]) nAnomalous++;

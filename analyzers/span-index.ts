@@ -3,6 +3,8 @@
 // scoring loops run over typed arrays instead of allocating per span.
 
 import type { Span } from '../model/telemetry';
+import { freshAlloc } from './scratch';
+import type { Alloc } from './scratch';
 // Local copies of the model's enums: hot loops should not go through module getters.
 const K_CLIENT = 3;
 const K_CONSUMER = 5;
@@ -52,6 +54,8 @@ export interface SpanIndex {
   self: Float64Array;
   /** Instance id -> host id (last seen). */
   instanceHost: Int32Array;
+  /** Where this index's arrays (and arrays derived from it) come from. */
+  alloc: Alloc;
 }
 
 export function opKey(service: string, name: string): string {
@@ -76,16 +80,16 @@ export function isEntry(idx: SpanIndex, i: number): boolean {
   return idx.svc[p] !== idx.svc[i];
 }
 
-export function buildSpanIndex(spans: Span[], interners?: { services?: Interner; ops?: Interner }): SpanIndex {
+export function buildSpanIndex(spans: Span[], interners?: { services?: Interner; ops?: Interner }, alloc: Alloc = freshAlloc): SpanIndex {
   const n = spans.length;
   const services = interners?.services ?? new Interner();
   const ops = interners?.ops ?? new Interner();
   const instances = new Interner();
   const hosts = new Interner();
   const opService: number[] = [];
-  const svc = new Int32Array(n), inst = new Int32Array(n), host = new Int32Array(n), op = new Int32Array(n);
-  const kind = new Uint8Array(n), err = new Uint8Array(n);
-  const start = new Float64Array(n), dur = new Float64Array(n);
+  const svc = alloc.i32(n), inst = alloc.i32(n), host = alloc.i32(n), op = alloc.i32(n);
+  const kind = alloc.u8(n), err = alloc.u8(n);
+  const start = alloc.f64(n), dur = alloc.f64(n);
   // Per-service cache of name -> op id avoids building the op key string per span.
   const opCache: Array<Map<string, number>> = [];
   // Spans of one resource usually share the same string objects: compare before hashing.
@@ -123,13 +127,14 @@ export function buildSpanIndex(spans: Span[], interners?: { services?: Interner;
     err[i] = s.status === S_ERROR || s.exceptionCount > 0 ? 1 : 0;
   }
   for (let o = 0; o < ops.size; o++) if (opService[o] === undefined) opService[o] = services.id(opLabel(ops.names[o]).service);
-  const parent = linkParents(spans);
-  const childCount = new Int32Array(n + 1);
+  const parent = linkParents(spans, alloc);
+  const childCount = alloc.i32(n + 1);
   for (let i = 0; i < n; i++) if (parent[i] >= 0) childCount[parent[i]]++;
-  const childStart = new Int32Array(n + 1);
+  const childStart = alloc.i32(n + 1);
   for (let i = 0; i < n; i++) childStart[i + 1] = childStart[i] + childCount[i];
-  const fill = childStart.slice(0, n);
-  const childList = new Int32Array(childStart[n]);
+  const fill = alloc.i32(n);
+  fill.set(childStart.subarray(0, n));
+  const childList = alloc.i32(childStart[n]);
   for (let i = 0; i < n; i++) {
     const p = parent[i];
     if (p >= 0) childList[fill[p]++] = i;
@@ -138,7 +143,7 @@ export function buildSpanIndex(spans: Span[], interners?: { services?: Interner;
   for (let i = 0; i < n; i++) instanceHost[inst[i]] = host[i];
   const idx: SpanIndex = {
     spans, n, services, instances, hosts, ops, opService, svc, inst, host, op, kind, start, dur, err,
-    parent, childStart, childList, self: new Float64Array(n), instanceHost,
+    parent, childStart, childList, self: alloc.f64(n), instanceHost, alloc,
   };
   computeSelfTimes(idx);
   return idx;
@@ -156,13 +161,13 @@ function idHash(id: string): number {
  * An open-addressing table over (span id, trace id) in typed arrays: a JS Map over a million
  * id strings costs several times more and churns the garbage collector.
  */
-export function linkParents(spans: Span[]): Int32Array {
+export function linkParents(spans: Span[], alloc: Alloc = freshAlloc): Int32Array {
   const n = spans.length;
   let cap = 1024;
   while (cap < n * 2) cap *= 2;
   const mask = cap - 1;
-  const slot = new Int32Array(cap).fill(-1);
-  const hashes = new Uint32Array(n);
+  const slot = alloc.i32(cap, -1);
+  const hashes = alloc.u32(n);
   for (let i = 0; i < n; i++) {
     const h = idHash(spans[i].spanId);
     hashes[i] = h;
@@ -174,7 +179,7 @@ export function linkParents(spans: Span[]): Int32Array {
     }
     if (slot[p] < 0) slot[p] = i;
   }
-  const parent = new Int32Array(n).fill(-1);
+  const parent = alloc.i32(n, -1);
   for (let i = 0; i < n; i++) {
     const s = spans[i];
     const pid = s.parentSpanId;

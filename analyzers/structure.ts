@@ -50,9 +50,9 @@ function sequences(idx: SpanIndex, serverChild: Int32Array): Sequences {
   // Sequence per span as child keys (op ids, client calls replaced by the server op) in
   // start order; stored in one flat buffer. At most one key per child, and every span is
   // the child of at most one parent, so n slots suffice.
-  const seqStart = new Int32Array(n + 1);
-  const flat = new Int32Array(n);
-  const suspectOf = new Int32Array(n); // parallel to flat: the service each key points at
+  const seqStart = idx.alloc.i32(n + 1);
+  const flat = idx.alloc.i32(n);
+  const suspectOf = idx.alloc.i32(n); // parallel to flat: the service each key points at
   let fl = 0;
   let kids = new Int32Array(64);
   const start = idx.start;
@@ -85,7 +85,7 @@ function sequences(idx: SpanIndex, serverChild: Int32Array): Sequences {
     }
   }
   seqStart[n] = fl;
-  const hash = new Float64Array(n);
+  const hash = idx.alloc.f64(n);
   for (let i = 0; i < n; i++) {
     let h1 = 0x811c9dc5, h2 = 17;
     for (let q = seqStart[i]; q < seqStart[i + 1]; q++) {
@@ -121,8 +121,8 @@ export function structureChange(idx: SpanIndex, use: Uint8Array, serverChild: In
       if (e.reps.length < MAX_DISTINCT) e.reps.push(i);
     } else e.counts.set(hash[i], c + 1);
   }
-  const changed = new Uint8Array(n);
-  const suspect = new Int32Array(n).fill(-1);
+  const changed = idx.alloc.u8(n);
+  const suspect = idx.alloc.i32(n, -1);
   const baseCount = new Float64Array(nS), preCount = new Float64Array(nS), afterCount = new Float64Array(nS);
   const exampleVotes = new Map<number, Map<number, number>>();
   let baseSpans = 0, preSpans = 0, afterSpans = 0;
