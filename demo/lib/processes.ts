@@ -21,8 +21,13 @@ export interface SpawnOptions {
 }
 
 const live = new Set<Child>();
+let exitHook = false;
 
 export function spawnChild(opts: SpawnOptions): Child {
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', () => killAllChildrenNow()); // whatever happens to this process, no orphans
+  }
   const proc = spawn(process.execPath, opts.args, {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
