@@ -19,7 +19,7 @@ interface Knobs {
   backgroundErrors?: boolean; // cart fails 30 % of the time, always
 }
 
-function system(k: (faulty: boolean) => Knobs, traces = 1500) {
+function system(k: (faulty: boolean) => Knobs, traces = 1500, seed = 1) {
   return scenario(traces, WINDOW, FAULT, (out, t, start, faulty, r) => {
     const kn = k(faulty);
     const root = span({ traceId: t, service: 'frontend', name: 'GET /recommend', start, duration: 0, host: 'node-a' });
@@ -52,7 +52,7 @@ function system(k: (faulty: boolean) => Knobs, traces = 1500) {
     rankClient.status = ranking.status;
     root.durationMs = rankClient.startMs + rankClient.durationMs - start + 0.5;
     root.status = ranking.status;
-  }, traces);
+  }, seed);
 }
 
 const snap = (spans: Span[], metrics: MetricPoint[] = [], baseline?: Snapshot['baseline']): Snapshot => ({ fromMs: T0, toMs: T0 + WINDOW, spans, metrics, baseline });
@@ -73,7 +73,7 @@ describe('detectAnomaly', () => {
   });
 
   it('finds an error-rate change and uses a baseline when given', () => {
-    const base = system(() => ({}), 600);
+    const base = system(() => ({}), 600, 7);
     const r = detectAnomaly(snap(system((f) => ({ modelError: f ? 0.4 : 0 })), [], { spans: base, metrics: [] }));
     expect(r.detected).toBe(true);
     expect(r.baselineSource).toBe('baseline');
@@ -87,6 +87,14 @@ describe('diagnose: traps', () => {
     expect(d.anomaly.detected).toBe(false);
     expect(d.causes).toEqual([]);
     expect(d.summary).toMatch(/No change/);
+  });
+
+  it('steady traffic with a baseline recorded at another time: nothing detected', () => {
+    const base = system(() => ({}), 600, 7);
+    const d = diagnose(snap(system(() => ({})), [], { spans: base, metrics: [] }));
+    expect(d.anomaly.detected).toBe(false);
+    expect(d.anomaly.baselineSource).toBe('none');
+    expect(d.causes.every((c) => c.confidence <= 0.5)).toBe(true);
   });
 
   it('credits the service where errors originate, not the callers they propagate to', () => {
