@@ -175,17 +175,16 @@ const isNormal = (p: number) => p === 0 || p === 3;
  * Expected rate of an event after the change. The window's own pre-change part is the
  * closest normal (same load, same hour), so it leads; the baseline recording is a prior
  * worth up to 20 observations. Signals that were already there before the change (drift
- * between the baseline and today, constant background errors) therefore cancel out.
+ * between the baseline and today, constant background errors) therefore cancel out. Both
+ * start from the event's nominal rate (1 % for "beyond the normal tail", whose threshold is
+ * about the 99th percentile), worth 10 observations, so one outlier among six normal calls
+ * does not make a 17 % "normal" rate.
  */
-function expectedRate(kB: number, nB: number, kP: number, nP: number, floor: number): number {
-  const pB = nB > 0 ? kB / nB : NaN;
-  let p: number;
-  if (nP <= 0) p = Number.isNaN(pB) ? 0 : pB;
-  else if (Number.isNaN(pB)) p = kP / nP;
-  else {
-    const a = Math.min(20, nB);
-    p = (kP + a * pB) / (nP + a);
-  }
+function expectedRate(kB: number, nB: number, kP: number, nP: number, floor: number, nominal = 0.01): number {
+  const PRIOR_N = 10;
+  const pB = (kB + nominal * PRIOR_N) / (nB + PRIOR_N);
+  const a = Math.min(20, nB + PRIOR_N);
+  const p = (kP + a * pB) / (nP + a);
   return Math.max(floor, p);
 }
 
@@ -202,8 +201,8 @@ class PhaseCounts {
     else if (phase === 3) { this.nP[key]++; if (hit) this.kP[key]++; }
     else if (phase === 1) { this.nA[key]++; if (hit) this.kA[key]++; }
   }
-  expected(key: number, floor: number): number {
-    return expectedRate(this.kB[key], this.nB[key], this.kP[key], this.nP[key], floor);
+  expected(key: number, floor: number, nominal = 0.01): number {
+    return expectedRate(this.kB[key], this.nB[key], this.kP[key], this.nP[key], floor, nominal);
   }
   normalRate(key: number): number {
     const n = this.nB[key] + this.nP[key];
@@ -349,7 +348,7 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
       const kA = errCounts.kA[o];
       if (kA === 0) continue;
       const nA = Math.max(afterN[o], kA);
-      const p0 = Math.min(1, errCounts.expected(o, 0));
+      const p0 = Math.min(1, errCounts.expected(o, 0, 0));
       const z = excessZ(kA, nA, Math.max(p0, 0.001));
       const excess = kA - nA * p0;
       if (z < Z_MIN || excess < 2) continue;
@@ -457,7 +456,7 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
           acc(from).evidence.push({ ...ev, service: from });
         }
       }
-      const pL = lossCounts.expected(e, 0.001);
+      const pL = lossCounts.expected(e, 0.001, 0);
       const kL = lossCounts.kA[e];
       const zErr = excessZ(kL, nA, pL);
       if (zErr >= Z_MIN && kL - nA * pL >= 2) {
@@ -511,7 +510,7 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
     for (let s = 0; s < idx.services.size; s++) {
       const A = sc.afterCount[s];
       if (A === 0) continue;
-      const E = sc.afterSpans * expectedRate(sc.baseCount[s], sc.baseSpans, sc.preCount[s], sc.preSpans, 0);
+      const E = sc.afterSpans * expectedRate(sc.baseCount[s], sc.baseSpans, sc.preCount[s], sc.preSpans, 0, 0);
       const z = (A - E) / Math.sqrt(E + 1);
       const excess = A - E;
       if (z < Z_MIN || excess < 2) continue;
