@@ -297,7 +297,7 @@ export class RegimeOptimizer {
         if (v !== cur) candidates.push(this.space.encode({ ...current, [k.name]: v }));
       }
     }
-    type Scored = { config: Config; score: number; safe: boolean; logEi: number; logPof: number; pofSum: number };
+    type Scored = { config: Config; score: number; safe: boolean; logEi: number; logPof: number };
     const scored: Scored[] = [];
     const seen = new Set<string>();
     for (const x of candidates) {
@@ -310,19 +310,21 @@ export class RegimeOptimizer {
       const sd = Math.sqrt(po.variance);
       let logPof = 0;
       let safe = true;
-      let pofSum = 0;
       m.constraints.forEach((gp, k) => {
         const pc = gp.predict(xe);
         const sc = Math.sqrt(pc.variance);
         logPof += logProbabilityOfFeasibility(pc.mean, sc, limits[k]);
-        pofSum += pc.mean + safetySd * sc - limits[k] > 0 ? 1 : 0;
         if (pc.mean + safetySd * sc > limits[k]) safe = false;
       });
       const logEi = logExpectedImprovement(po.mean, sd, fBest);
-      scored.push({ config, score: logEi + logPof, safe, logEi, logPof, pofSum });
+      scored.push({ config, score: logEi + logPof, safe, logEi, logPof });
     }
-    let pool = scored.filter((s) => s.safe);
-    if (pool.length === 0) pool = scored.filter((s) => s.logPof > Math.log(0.5));
+    // Safe and new first. An incumbent on a constraint boundary leaves few points passing
+    // μ + 2σ ≤ limit, often only already-measured ones in retreat: measuring those again
+    // teaches nothing, so then take new points that are more likely feasible than not.
+    const fresh = (x: Scored) => !tried.has(this.space.key(x.config));
+    let pool = scored.filter((x) => x.safe && fresh(x));
+    if (pool.length === 0) pool = scored.filter((x) => x.logPof > Math.log(0.5) && fresh(x));
     if (pool.length === 0 || scored.length === 0) {
       const cfg = inc ? limitConfig(knobs, current, inc.config).config : { ...current };
       return { config: cfg, reason: 're-measure', predicted: this.predict(cfg) };
