@@ -163,8 +163,11 @@ function countAbove(a: Float64Array, t: number): number {
 function tailThreshold(normal: Float64Array): number {
   const med = quantileSorted(normal, 0.5);
   const q75 = quantileSorted(normal, 0.75), q25 = quantileSorted(normal, 0.25);
-  const q99 = quantileSorted(normal, 0.99);
-  return Math.max(q99, med + 4 * (q75 - q25)) + Math.max(0.2, 0.1 * med);
+  const robustTail = med + 4 * (q75 - q25);
+  // The 99th percentile only means something with enough samples; in a small sample it is
+  // the maximum, and one early faulty call in the "normal" part would hide all the others.
+  const tail = normal.length >= 100 ? Math.max(quantileSorted(normal, 0.99), robustTail) : robustTail;
+  return tail + Math.max(0.2, 0.1 * med);
 }
 
 /** Phases: 0 baseline recording, 3 window before the change, 1 after the change, 2 ignored. */
