@@ -630,7 +630,7 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
       title: `host ${host}: ${top.name} ${fmt(top.before)} -> ${fmt(top.after)}${top.unit ? ' ' + top.unit : ''}; ${culprit.instance} is the co-located instance whose ${top.category} moved most`,
       before: top.before, after: top.after, unit: top.unit, score: top.score, points: top.points,
     });
-    a.parts.metric = Math.min(1, a.parts.metric + 0.2 * saturate(top.score, 10));
+    a.parts.metric += 0.2 * saturate(top.score, 10);
     // Co-located services that only got slower are victims: their slowness is evidence for
     // the hog (moved to it), not against them.
     for (const [service, other] of accs) {
