@@ -83,7 +83,7 @@ export const tunerConfigSchema = z.object({
       errorRateDelta: z.number().positive().default(0.005),
       /** Queue growth: second-half p99 over first-half p99 beyond this, or a positive queue slope. */
       queueGrowthRatio: z.number().positive().default(1.5),
-      /** Auto mode applies only inside these per-knob ranges; a missing knob must stay as it is. */
+      /** Auto mode applies only inside these per-knob ranges; a knob without a range is left as it is. */
       approvedRanges: z.record(z.string(), z.object({ min: z.number().optional(), max: z.number().optional(), choices: z.array(z.string()).optional() })).default({}),
       /** Minimum time between changes. */
       minIntervalMs: z.number().min(0).default(60_000),

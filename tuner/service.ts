@@ -60,6 +60,8 @@ export interface RegimeView {
   trials: number;
   best?: { config: Config; predictedObjective: number };
   knownRegimes: string[];
+  /** The last failure of the background loop (target down, telemetry gap), if any. */
+  lastError?: string;
 }
 
 export class TunerConflictError extends Error {}
@@ -110,6 +112,7 @@ export class TunerService {
   private pinned?: Config;
   private seq = 0;
   private timer?: NodeJS.Timeout;
+  private lastError?: string;
 
   constructor(private readonly deps: TunerServiceDeps) {
     this.config = deps.config;
@@ -138,6 +141,7 @@ export class TunerService {
       trials: st?.optimizer.observations.length ?? 0,
       best: best ? { config: best.config, predictedObjective: round(best.predictedObjective) } : undefined,
       knownRegimes: [...this.regimes.keys()],
+      lastError: this.lastError,
     };
   }
 
@@ -167,7 +171,10 @@ export class TunerService {
   start(): void {
     if (this.timer) return;
     const run = () => {
-      this.tick().catch(() => undefined);
+      this.tick().then(
+        () => (this.lastError = undefined),
+        (e: Error) => (this.lastError = `${new Date(this.clock()).toISOString()} ${e.message}`),
+      );
     };
     this.timer = setInterval(run, this.config.intervalMs);
     this.timer.unref();
@@ -253,7 +260,7 @@ export class TunerService {
     if (now - this.lastChangeMs < this.config.guardrails.minIntervalMs) return { regime: regime.key, note: 'minimum interval between changes' };
     const suggestion = this.suggest(st, current, m);
     if (!suggestion) return { regime: regime.key, note: 'current configuration is the best known for this regime' };
-    if (this.mode === 'auto' && this.insideEnvelope(suggestion.config).ok) {
+    if (this.mode === 'auto' && this.insideEnvelope(suggestion.config, current).ok) {
       const trial = await this.runSuggestion(suggestion, 'auto');
       return { regime: regime.key, suggestion, trial };
     }
@@ -262,7 +269,8 @@ export class TunerService {
 
   private suggest(st: RegimeState, current: Config, m: WindowMeasurement): Suggestion | undefined {
     const p = st.optimizer.ask(current);
-    const { config, limited } = limitConfig(this.knobs, current, p.config);
+    const limitedProposal = limitConfig(this.knobs, current, p.config);
+    const { config, limited } = this.mode === 'auto' ? this.clampToEnvelope(limitedProposal.config, current, limitedProposal.limited) : limitedProposal;
     if (st.optimizer.space.key(config) === st.optimizer.space.key(current)) return undefined;
     const currentObjective = this.objectiveOf(current, m);
     const reasons: string[] = [];
@@ -293,7 +301,7 @@ export class TunerService {
       }
     }
     for (const [k, why2] of Object.entries(limited)) reasons.push(`${k} limited by ${why2.join(' and ')}`);
-    const env = this.insideEnvelope(config);
+    const env = this.insideEnvelope(config, current);
     if (this.mode === 'auto' && !env.ok) reasons.push(`outside the approved envelope (${env.reason}): needs approval`);
     const s: Suggestion = { id: `s${this.clock().toString(36)}-${++this.seq}`, createdMs: this.clock(), regime: st.regime.key, status: 'open', current, config, limited, reason: p.reason, reasons, expected };
     this.suggestionsById.set(s.id, s);
@@ -301,16 +309,43 @@ export class TunerService {
     return s;
   }
 
-  insideEnvelope(config: Config): { ok: boolean; reason?: string } {
+  /**
+   * Auto mode's approved envelope: knobs with an approved range must stay inside it, knobs
+   * without one must stay as they are (`current`).
+   */
+  insideEnvelope(config: Config, current: Config): { ok: boolean; reason?: string } {
     const ranges = this.config.guardrails.approvedRanges;
     for (const k of this.knobs) {
       const r = ranges[k.name];
-      if (!r) continue;
+      if (!r) {
+        if (config[k.name] !== undefined && config[k.name] !== current[k.name]) return { ok: false, reason: `${k.name} has no approved range` };
+        continue;
+      }
       const v = config[k.name];
       if (r.choices && !r.choices.includes(String(v))) return { ok: false, reason: `${k.name}=${v} not in approved choices` };
       if (typeof v === 'number' && ((r.min !== undefined && v < r.min) || (r.max !== undefined && v > r.max))) return { ok: false, reason: `${k.name}=${v} outside [${r.min ?? '-∞'}, ${r.max ?? '∞'}]` };
     }
     return { ok: true };
+  }
+
+  /** Brings a proposal inside the auto-mode envelope (then re-applies the step limits from current). */
+  private clampToEnvelope(config: Config, current: Config, limited: Record<string, string[]>): { config: Config; limited: Record<string, string[]> } {
+    const ranges = this.config.guardrails.approvedRanges;
+    const out: Config = { ...config };
+    const lim: Record<string, string[]> = { ...limited };
+    for (const k of this.knobs) {
+      const r = ranges[k.name];
+      const v = out[k.name];
+      let next = v;
+      if (!r) next = current[k.name];
+      else if (r.choices && !r.choices.includes(String(v))) next = current[k.name];
+      else if (typeof v === 'number') next = Math.min(r.max ?? Infinity, Math.max(r.min ?? -Infinity, v));
+      if (next !== v) {
+        out[k.name] = next;
+        lim[k.name] = [...(lim[k.name] ?? []), 'envelope'];
+      }
+    }
+    return { config: limitConfig(this.knobs, current, out).config, limited: lim };
   }
 
   // ---------------------------------------------------------------- actions
@@ -362,7 +397,7 @@ export class TunerService {
       const previous = this.knobsOnly(await this.deps.applier.read(canary));
       const { config, limited } = limitConfig(this.knobs, previous, requested);
       if (this.mode === 'auto' && why.actor === 'auto') {
-        const env = this.insideEnvelope(config);
+        const env = this.insideEnvelope(config, previous);
         if (!env.ok) return this.refuse(`outside the approved envelope: ${env.reason}`, why, { previous, requested: config, limited });
       }
       const { windowMs, settleMs } = this.config.evaluation;

@@ -48,6 +48,7 @@ export const tunerRoutes: FastifyPluginAsync<TunerRoutesOptions> = async (app, o
             trials: { type: 'integer' },
             best: { type: 'object', properties: { config: configSchema, predictedObjective: { type: 'number' } } },
             knownRegimes: { type: 'array', items: { type: 'string' } },
+            lastError: { type: 'string' },
           },
         },
       },

@@ -161,7 +161,7 @@ describe('TunerService against real admin endpoints', () => {
   it('auto mode tunes toward the better config inside the approved envelope', async () => {
     const { tuner, world } = await setup(1, {}, (k) => 10 + Math.abs(Number(k.threads) - 9) * 4 + Math.abs(Math.log2(Number(k.maxBatch) / 16)) * 3, {
       mode: 'auto',
-      guardrails: { approvedRanges: { threads: { min: 2, max: 12 } }, minIntervalMs: 0, p99Tolerance: 0.5 },
+      guardrails: { approvedRanges: { threads: { min: 2, max: 12 }, maxBatch: { min: 4, max: 32 } }, minIntervalMs: 0, p99Tolerance: 0.5 },
     });
     for (let i = 0; i < 12; i++) {
       await world.sleep(WINDOW);
@@ -170,7 +170,24 @@ describe('TunerService against real admin endpoints', () => {
     const best = tuner.currentRegime().best!;
     expect(Number(best.config.threads)).toBeGreaterThanOrEqual(7);
     expect(Number(admins[0].knobs.threads)).toBeLessThanOrEqual(12);
-    for (const p of admins[0].puts) expect(Number(p.threads)).toBeLessThanOrEqual(12);
+    for (const p of admins[0].puts) {
+      expect(Number(p.threads)).toBeLessThanOrEqual(12);
+      expect(Number(p.maxBatch)).toBeGreaterThanOrEqual(4);
+      expect(Number(p.maxBatch)).toBeLessThanOrEqual(32);
+    }
+  });
+
+  it('auto mode leaves a knob without an approved range alone', async () => {
+    const { tuner, world } = await setup(1, {}, (k) => 10 + Math.abs(Number(k.threads) - 9) * 4 + Math.abs(Math.log2(Number(k.maxBatch) / 64)) * 3, {
+      mode: 'auto',
+      guardrails: { approvedRanges: { threads: { min: 2, max: 12 } }, minIntervalMs: 0, p99Tolerance: 0.5 },
+    });
+    for (let i = 0; i < 5; i++) {
+      await world.sleep(WINDOW);
+      await tuner.tick();
+    }
+    expect(admins[0].puts.length).toBeGreaterThan(0);
+    for (const p of admins[0].puts) expect(p.maxBatch).toBe(8);
   });
 });
 
