@@ -187,3 +187,33 @@ export class CommandKnobApplier implements KnobApplier {
     return this.read();
   }
 }
+
+/**
+ * Knob specs from an admin endpoint that describes its knobs (the demo services' form
+ * `{knobs: {name: {min, max, default, integer, value}}}`), for running without a config
+ * file. Wide positive ranges are searched in log space; a lower bound of 0 becomes 1 (int)
+ * or max/1000 (float) there, because log space cannot reach 0.
+ */
+export async function discoverKnobSpecs(baseUrl: string, names?: string[], timeoutMs = 5000): Promise<import('./space').KnobSpec[]> {
+  const url = baseUrl.replace(/\/+$/, '') + '/admin/knobs';
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  if (!res.ok) throw new ApplyError(`GET ${url}: HTTP ${res.status}`, false);
+  const body = (await res.json()) as { knobs?: Record<string, { min?: number; max?: number; integer?: boolean; value?: number }> };
+  if (!body.knobs || typeof body.knobs !== 'object') throw new ApplyError(`GET ${url}: the target does not describe its knobs (no "knobs" with min/max); give --config`, false);
+  const specs: import('./space').KnobSpec[] = [];
+  for (const [name, d] of Object.entries(body.knobs)) {
+    if (names && !names.includes(name)) continue;
+    if (typeof d?.min !== 'number' || typeof d?.max !== 'number' || typeof d.value !== 'number' || !(d.max > d.min)) continue;
+    const integer = d.integer === true;
+    let min = d.min;
+    const max = d.max;
+    const wide = max >= 20 * Math.max(min, integer ? 1 : max / 1000);
+    const log = wide;
+    if (log && min <= 0) min = integer ? 1 : max / 1000;
+    const value = Math.min(max, Math.max(min, d.value));
+    specs.push({ name, type: integer ? 'int' : 'float', min, max, log, default: value });
+  }
+  if (names) for (const n of names) if (!specs.some((s) => s.name === n)) throw new ApplyError(`${url}: no numeric knob "${n}" with min/max`, false);
+  if (specs.length === 0) throw new ApplyError(`${url}: no numeric knobs with min/max to tune`, false);
+  return specs;
+}

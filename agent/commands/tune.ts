@@ -60,7 +60,10 @@ export function register(program: Command): void {
   tune
     .command('run')
     .description("run the tuning loop against a target's admin endpoint (GET/PUT /admin/knobs), measuring with its own probes")
-    .requiredOption('--config <file>', 'YAML/JSON file with the tuner section (knobs, objective, guardrails)')
+    .option('--config <file>', 'YAML/JSON file with the tuner section (knobs, objective, guardrails); without it the knobs are read from the target\'s described /admin/knobs')
+    .option('--knob <name...>', 'without --config: tune only these knobs')
+    .option('--service <name>', 'without --config: the service name used in the audit', 'target')
+    .option('--window-ms <n>', 'without --config: evaluation window per trial stage', positiveInt('--window-ms'), 30_000)
     .option('--target <admin-url...>', 'base URL(s) of the instance admin endpoints (overrides the config applier; first = canary)')
     .option('--probe-url <url...>', 'URL(s) to probe, one per target (default: <target>/)')
     .option('--probe-body <json>', 'POST this JSON body to the probe URL (GET when absent)')
@@ -69,25 +72,60 @@ export function register(program: Command): void {
     .option('--iterations <n>', 'loop iterations (default: until interrupted)', positiveInt('--iterations'))
     .option('--audit <file>', 'JSONL audit file', 'faultline-tuner-audit.jsonl')
     .option('--json', 'one JSON line per iteration')
-    .action(async (opts: { config: string; target?: string[]; probeUrl?: string[]; probeRps: number; probeBody?: string; mode?: string; iterations?: number; audit: string; json?: boolean }) => {
+    .action(async (opts: RunOptions) => {
       await runLoop(opts);
     });
 }
 
-async function runLoop(opts: { config: string; target?: string[]; probeUrl?: string[]; probeRps: number; probeBody?: string; mode?: string; iterations?: number; audit: string; json?: boolean }): Promise<void> {
+interface RunOptions {
+  config?: string;
+  knob?: string[];
+  service: string;
+  windowMs: number;
+  target?: string[];
+  probeUrl?: string[];
+  probeRps: number;
+  probeBody?: string;
+  mode?: string;
+  iterations?: number;
+  audit: string;
+  json?: boolean;
+}
+
+async function runLoop(opts: RunOptions): Promise<void> {
   const { parseTunerConfig, TunerConfigError } = require('../../tuner/config') as typeof import('../../tuner/config');
   const { TunerService, createApplier } = require('../../tuner/service') as typeof import('../../tuner/service');
   const { JsonlAuditSink } = require('../../tuner/audit') as typeof import('../../tuner/audit');
   const { Prober } = require('../../tuner/probe') as typeof import('../../tuner/probe');
   const { TelemetryStore } = require('../store/telemetry-store') as typeof import('../store/telemetry-store');
-  let raw: unknown;
-  try {
-    const text = fs.readFileSync(opts.config, 'utf8');
-    raw = YAML.parse(text) as unknown;
-  } catch (e) {
-    throw new CliError(`${opts.config}: ${(e as Error).message}`);
+  let section: unknown;
+  const source = opts.config ?? '--target';
+  if (opts.config) {
+    let raw: unknown;
+    try {
+      raw = YAML.parse(fs.readFileSync(opts.config, 'utf8')) as unknown;
+    } catch (e) {
+      throw new CliError(`${opts.config}: ${(e as Error).message}`);
+    }
+    section = raw && typeof raw === 'object' && 'tuner' in raw ? (raw as { tuner: unknown }).tuner : raw;
+  } else {
+    if (!opts.target) throw new CliError('give --config, or --target with an admin endpoint that describes its knobs');
+    const { discoverKnobSpecs } = require('../../tuner/appliers') as typeof import('../../tuner/appliers');
+    let knobs;
+    try {
+      knobs = await discoverKnobSpecs(opts.target[0], opts.knob);
+    } catch (e) {
+      throw new CliError(`${(e as Error).message}${(e as { cause?: Error }).cause ? ` (${(e as { cause: Error }).cause.message})` : ''}`);
+    }
+    section = {
+      service: opts.service,
+      knobs,
+      applier: { kind: 'http', targets: [{ instance: 'target-0', url: opts.target[0] }] },
+      regimes: { minDwellMs: 0 },
+      evaluation: { windowMs: opts.windowMs, minRequests: Math.max(10, Math.round((opts.probeRps * opts.windowMs) / 1000 / 4)), settleMs: 1000 },
+      guardrails: { minIntervalMs: 0 },
+    };
   }
-  const section = raw && typeof raw === 'object' && 'tuner' in raw ? (raw as { tuner: unknown }).tuner : raw;
   if (opts.mode && !['observe', 'approve', 'auto'].includes(opts.mode)) throw new CliError(`--mode must be observe, approve or auto (got "${opts.mode}")`);
   const patched = { ...(section as object) } as Record<string, unknown>;
   if (opts.mode) patched.mode = opts.mode;
@@ -96,7 +134,7 @@ async function runLoop(opts: { config: string; target?: string[]; probeUrl?: str
   try {
     config = parseTunerConfig(patched);
   } catch (e) {
-    if (e instanceof TunerConfigError) throw new CliError(`${opts.config}: ${e.message}`);
+    if (e instanceof TunerConfigError) throw new CliError(`${source}: ${e.message}`);
     throw e;
   }
   if (config.applier.kind !== 'http') throw new CliError('tune run probes HTTP targets: give --target or an http applier in the config');

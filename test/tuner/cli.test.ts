@@ -61,6 +61,21 @@ describe('faultline tune (CLI)', () => {
     for (const p of admin.puts) expect(Number(p.workers)).toBeLessThanOrEqual(8);
   }, 60_000);
 
+  it('tune run without a config file reads the knob specs the target describes', async () => {
+    admin = await startAdmin('svc-1', { workers: 4, sizeMb: 100 }, { describe: { workers: { min: 1, max: 16, integer: true }, sizeMb: { min: 0, max: 4096 } } });
+    app = http.createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((r) => app!.listen(0, '127.0.0.1', () => r()));
+    const probe = `http://127.0.0.1:${(app.address() as AddressInfo).port}/`;
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tune-cli-'));
+    const audit = path.join(dir, 'audit.jsonl');
+    const r = await run(['tune', 'run', '--target', admin.url, '--knob', 'workers', '--probe-url', probe, '--probe-rps', '40', '--window-ms', '1000', '--iterations', '1', '--audit', audit, '--json']);
+    expect(r.stderr).toBe('');
+    const line = JSON.parse(r.stdout.trim());
+    // observe mode by default: a suggestion on the described knob only, nothing applied
+    expect(Object.keys(line.suggestion.config)).toEqual(['workers']);
+    expect(admin.puts).toHaveLength(0);
+  }, 60_000);
+
   it('bad config is a clear error naming the file and field', async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tune-cli-'));
     const cfg = path.join(dir, 'bad.yaml');

@@ -23,6 +23,8 @@ export interface AdminRules {
   clampMax?: Record<string, number>;
   /** Values above this are refused with 400. */
   rejectAbove?: Record<string, number>;
+  /** Answer GET like the demo services: {generation, knobs: {name: {min, max, integer, value}}}. */
+  describe?: Record<string, { min: number; max: number; integer?: boolean }>;
 }
 
 export async function startAdmin(instance: string, initial: Config, rules: AdminRules = {}): Promise<AdminInstance> {
@@ -33,7 +35,9 @@ export async function startAdmin(instance: string, initial: Config, rules: Admin
       return;
     }
     if (req.method === 'GET') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(inst.knobs));
+      const d = rules.describe;
+      const body = d ? { generation: inst.puts.length, knobs: Object.fromEntries(Object.entries(inst.knobs).map(([k, v]) => [k, { ...d[k], value: v }])) } : inst.knobs;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       return;
     }
     let body = '';
