@@ -4,6 +4,7 @@
 
 import type { GraphEdge, GraphNode, RedStats, ServiceGraph } from '../model/graph';
 import type { Span } from '../model/telemetry';
+import { analysisPool } from './scratch';
 import { buildSpanIndex, isEntry, opLabel } from './span-index';
 import type { SpanIndex } from './span-index';
 import { quantileSorted } from './stats';
@@ -136,7 +137,7 @@ export function graphFromIndex(idx: SpanIndex, fromMs: number, toMs: number, inc
 
 /** The service graph of the spans that start in [fromMs, toMs). Parents outside the window still link. */
 export function buildServiceGraph(spans: Span[], fromMs: number, toMs: number): ServiceGraph {
-  const idx = buildSpanIndex(spans);
+  const idx = buildSpanIndex(spans, undefined, analysisPool()); // arrays do not outlive the call
   return graphFromIndex(idx, fromMs, toMs, (i) => idx.start[i] >= fromMs && idx.start[i] < toMs);
 }
 
@@ -161,7 +162,8 @@ export interface BucketedStats {
  * buckets of `bucketMs`, for charts and for the API's drill-down.
  */
 export function bucketedStats(spans: Span[], fromMs: number, toMs: number, bucketMs: number): BucketedStats {
-  const idx = buildSpanIndex(spans);
+  if (!(bucketMs > 0)) throw new Error(`bucketedStats: bucketMs must be > 0, got ${bucketMs}`);
+  const idx = buildSpanIndex(spans, undefined, analysisPool());
   const nb = Math.max(1, Math.ceil((toMs - fromMs) / bucketMs));
   type Cell = { d: number[]; e: number; self: number };
   const opCells = new Map<number, Cell[]>();

@@ -149,17 +149,27 @@ export function buildSpanIndex(spans: Span[], interners?: { services?: Interner;
   return idx;
 }
 
-/** 32-bit hash of an id string without allocating (FNV-1a over the char codes). */
-function idHash(id: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
-  return h >>> 0;
+// Two independent 32-bit hashes of an id string, without allocating (FNV-1a and a
+// multiply-xorshift over the char codes); results in H1/H2 to avoid returning an object.
+let H1 = 0, H2 = 0;
+function idHash(id: string): void {
+  let h1 = 0x811c9dc5, h2 = 0x9e3779b9;
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x85ebca6b);
+    h2 ^= h2 >>> 13;
+  }
+  H1 = h1 >>> 0;
+  H2 = h2 >>> 0;
 }
 
 /**
  * parent[i] = index of span i's parent in the same trace, -1 when it is a root or absent.
- * An open-addressing table over (span id, trace id) in typed arrays: a JS Map over a million
- * id strings costs several times more and churns the garbage collector.
+ * An open-addressing table keyed by a 64-bit hash of the span id plus a 32-bit hash of the
+ * trace id, all in typed arrays: probing never touches the span objects (scattered over the
+ * heap, so each touch is a cache miss), and a JS Map over a million id strings costs several
+ * times more and churns the garbage collector. A false match needs a 96-bit hash collision.
  */
 export function linkParents(spans: Span[], alloc: Alloc = freshAlloc): Int32Array {
   const n = spans.length;
@@ -167,28 +177,44 @@ export function linkParents(spans: Span[], alloc: Alloc = freshAlloc): Int32Arra
   while (cap < n * 2) cap *= 2;
   const mask = cap - 1;
   const slot = alloc.i32(cap, -1);
-  const hashes = alloc.u32(n);
+  const s1 = alloc.u32(n), s2 = alloc.u32(n), t1 = alloc.u32(n), p1 = alloc.u32(n), p2 = alloc.u32(n);
+  const hasParent = alloc.u8(n);
   for (let i = 0; i < n; i++) {
-    const h = idHash(spans[i].spanId);
-    hashes[i] = h;
+    const sp = spans[i];
+    idHash(sp.spanId);
+    s1[i] = H1;
+    s2[i] = H2;
+    idHash(sp.traceId);
+    t1[i] = H1;
+    if (sp.parentSpanId) {
+      idHash(sp.parentSpanId);
+      p1[i] = H1;
+      p2[i] = H2;
+      hasParent[i] = 1;
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    const h = s1[i], g = s2[i], t = t1[i];
     let p = h & mask;
+    let dup = false;
     while (slot[p] >= 0) {
       const j = slot[p];
-      if (hashes[j] === h && spans[j].spanId === spans[i].spanId && spans[j].traceId === spans[i].traceId) break; // duplicate: keep the first
+      if (s1[j] === h && s2[j] === g && t1[j] === t) {
+        dup = true; // the same span twice: keep the first
+        break;
+      }
       p = (p + 1) & mask;
     }
-    if (slot[p] < 0) slot[p] = i;
+    if (!dup) slot[p] = i;
   }
   const parent = alloc.i32(n, -1);
   for (let i = 0; i < n; i++) {
-    const s = spans[i];
-    const pid = s.parentSpanId;
-    if (!pid) continue;
-    const h = idHash(pid);
+    if (!hasParent[i]) continue;
+    const h = p1[i], g = p2[i], t = t1[i];
     let p = h & mask;
     while (slot[p] >= 0) {
       const j = slot[p];
-      if (hashes[j] === h && spans[j].spanId === pid && spans[j].traceId === s.traceId) {
+      if (s1[j] === h && s2[j] === g && t1[j] === t) {
         if (j !== i) parent[i] = j;
         break;
       }
