@@ -385,7 +385,6 @@ export class TunerService {
    * regression or regime change, audit of what was really in effect.
    */
   async runTrial(requested: Config, why: { reason: string; actor?: string; suggestionId?: string; predicted?: unknown }): Promise<TrialOutcome> {
-    const regimeKey = this.detector.regime?.key ?? 'unknown';
     if (this.killSwitch) return this.refuse('kill switch is on', why);
     if (this.trialRunning) return this.refuse('another trial is running', why);
     this.trialRunning = true;
@@ -417,7 +416,7 @@ export class TunerService {
         const m = await this.measure(t - windowMs, t, cohort);
         const all = await this.measure(t - windowMs, t);
         const base = rest.length && cohort.length < instances.length ? await this.measure(t - windowMs, t, rest) : baseline;
-        return { failed: this.checks(m, base, all, instances.length, config), m, all };
+        return { failed: this.checks(m, base, all, instances.length), m, all };
       };
       const st = this.detector.regime ? this.stateFor(this.detector.regime) : undefined;
       // Stage 1: the canary (the only stage when there is one instance).
@@ -467,12 +466,11 @@ export class TunerService {
       });
     } finally {
       this.trialRunning = false;
-      void regimeKey;
     }
   }
 
   /** Guardrail checks of an evaluation window; returns the failed ones. */
-  private checks(m: WindowMeasurement, base: WindowMeasurement, all: WindowMeasurement, nInstances: number, config: Config): string[] {
+  private checks(m: WindowMeasurement, base: WindowMeasurement, all: WindowMeasurement, nInstances: number): string[] {
     const g = this.config.guardrails;
     const failed: string[] = [];
     if (m.requests < this.config.evaluation.minRequests) failed.push(`inconclusive: ${m.requests} requests < ${this.config.evaluation.minRequests} in the window`);
@@ -485,7 +483,6 @@ export class TunerService {
     }
     if (m.p99SecondHalfMs > m.p99FirstHalfMs * g.queueGrowthRatio && m.p99SecondHalfMs > base.p99Ms) failed.push(`queue growing: p99 ${round(m.p99FirstHalfMs)} → ${round(m.p99SecondHalfMs)} ms within the window`);
     if (m.queueSlopePerS !== undefined && m.queueSlopePerS > 0 && (m.queueDepth ?? 0) > 1) failed.push(`queue depth growing (${round(m.queueSlopePerS, 3)}/s)`);
-    void config;
     return failed;
   }
 
