@@ -1,4 +1,4 @@
-import { buildServiceGraph, selfTimes } from '../../analyzers';
+import { bucketedStats, buildServiceGraph, selfTimes } from '../../analyzers';
 import { CLIENT, INTERNAL, call, span, T0 } from './helpers';
 import type { Span } from '../../model/telemetry';
 
@@ -76,5 +76,29 @@ describe('buildServiceGraph', () => {
     for (let i = 0; i < 4; i++) spans.push(span({ traceId: `w${i}`, service: 'a', name: 'x', start: T0 + i * 1000, duration: 5 }));
     const g = buildServiceGraph(spans, T0 + 1000, T0 + 3000);
     expect(g.nodes[0].stats.calls).toBe(2);
+  });
+});
+
+describe('bucketedStats', () => {
+  it('gives per-operation and per-edge rate, errors and latency per time bucket', () => {
+    const spans: Span[] = [];
+    for (let i = 0; i < 20; i++) {
+      const t = `b${i}`;
+      const start = T0 + i * 1000; // 20 s, one request a second
+      const root = span({ traceId: t, service: 'frontend', name: 'GET /', start, duration: 50 });
+      spans.push(root);
+      call(spans, t, root, 'ranking', start + 1, i < 10 ? 10 : 30, 2, { serverError: i >= 15 });
+    }
+    const b = bucketedStats(spans, T0, T0 + 20_000, 10_000);
+    const rank = b.operations.find((o) => o.service === 'ranking' && o.operation === 'handle ranking')!;
+    expect(rank.buckets.map((x) => x.calls)).toEqual([10, 10]);
+    expect(rank.buckets.map((x) => x.errors)).toEqual([0, 5]);
+    expect(rank.buckets[0].p50Ms).toBeCloseTo(10, 6);
+    expect(rank.buckets[1].p50Ms).toBeCloseTo(30, 6);
+    const edge = b.edges.find((e) => e.from === 'frontend' && e.to === 'ranking')!;
+    expect(edge.buckets[1].p95Ms).toBeCloseTo(32, 6);
+    const root = b.operations.find((o) => o.operation === 'GET /')!;
+    expect(root.buckets[0].meanSelfMs).toBeCloseTo(50 - 12, 6);
+    expect(() => bucketedStats(spans, T0, T0 + 1, 0)).toThrow(/bucketMs/);
   });
 });
