@@ -10,7 +10,9 @@ import type { LoadInterval } from '../load-otlp';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'bin', 'faultline.cjs');
-const TSX = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+// Run TypeScript children as `node -r tsx/cjs` (one process): the tsx CLI would put a second
+// process in between, and killing it leaves the real one running.
+const TSX_REQUIRE = ['-r', path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cjs', 'index.cjs')];
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
 export interface SidecarProcess {
@@ -40,6 +42,9 @@ export interface SidecarOptions {
   args?: string[];
   readyTimeoutMs?: number;
 }
+
+/** `node -r tsx/cjs` arguments, for spawning TypeScript scripts as a single process. */
+export const tsxNodeArgs = TSX_REQUIRE;
 
 /** /proc/<pid>/status VmRSS in bytes (0 once the process is gone). */
 export function rssOf(pid: number): number {
@@ -137,7 +142,7 @@ export interface LoadProcess {
 
 /** Run bench/load-otlp.ts in its own process. */
 export function spawnLoad(args: { url: string; rate: number; seconds: number; spansPerRequest?: number; concurrency?: number; intervalMs?: number; timeoutMs?: number; pool?: number }): LoadProcess {
-  const argv = [TSX, path.join(ROOT, 'bench', 'load-otlp.ts'), '--url', args.url, '--rate', String(args.rate), '--seconds', String(args.seconds)];
+  const argv = [...TSX_REQUIRE, path.join(ROOT, 'bench', 'load-otlp.ts'), '--url', args.url, '--rate', String(args.rate), '--seconds', String(args.seconds)];
   if (args.spansPerRequest) argv.push('--spans-per-request', String(args.spansPerRequest));
   if (args.concurrency) argv.push('--concurrency', String(args.concurrency));
   if (args.intervalMs) argv.push('--interval-ms', String(args.intervalMs));
