@@ -412,10 +412,21 @@ export class TunerService {
       this.lastChangeMs = this.clock();
       const stage = async (cohort: string[], baseline: WindowMeasurement): Promise<{ failed: string[]; m: WindowMeasurement; all: WindowMeasurement }> => {
         await this.sleep(settleMs + windowMs);
-        const t = this.clock();
-        const m = await this.measure(t - windowMs, t, cohort);
-        const all = await this.measure(t - windowMs, t);
-        const base = rest.length && cohort.length < instances.length ? await this.measure(t - windowMs, t, rest) : baseline;
+        let win = windowMs;
+        let t = this.clock();
+        let m = await this.measure(t - win, t, cohort);
+        // Too few requests for a steady p99 (a canary gets 1/n of the traffic): extend the
+        // window, up to 3× in all, rather than judge on noise.
+        const minReq = this.config.evaluation.minRequests;
+        if (m.requests > 0 && m.requests < minReq) {
+          const extra = Math.min(2 * windowMs, Math.ceil(win * (minReq / m.requests - 1) * 1.1));
+          await this.sleep(extra);
+          win += extra;
+          t = this.clock();
+          m = await this.measure(t - win, t, cohort);
+        }
+        const all = await this.measure(t - win, t);
+        const base = rest.length && cohort.length < instances.length ? await this.measure(t - win, t, rest) : baseline;
         return { failed: this.checks(m, base, all, instances.length), m, all };
       };
       const st = this.detector.regime ? this.stateFor(this.detector.regime) : undefined;

@@ -57,6 +57,16 @@ describe('TunerService against real admin endpoints', () => {
     expect(rec.after?.requests).toBeGreaterThan(0);
   });
 
+  it('extends the evaluation window when the canary saw too few requests, instead of judging on noise', async () => {
+    const { tuner, world } = await setup(1, {}, () => 20, { evaluation: { windowMs: WINDOW, minRequests: 900, settleMs: 0 } });
+    const t0 = world.now;
+    const out = await tuner.apply({ threads: 5 }, 'ivy');
+    // 50 req/s × 10 s = 500 < 900: the window grew to ≥ 18 s instead of an "inconclusive" rollback
+    expect(out.verdict).toBe('kept');
+    expect(out.record.after!.requests).toBeGreaterThanOrEqual(900);
+    expect(world.now - t0).toBeGreaterThanOrEqual(18_000);
+  });
+
   it('step limits the request before it reaches the service', async () => {
     const { tuner, audit } = await setup(1, {}, () => 20);
     await tuner.apply({ threads: 16, maxBatch: 128 }, 'bob');
