@@ -6,7 +6,9 @@
 // buckets) after it: cheap enough for the live sidecar to call every few seconds.
 
 import type { AnomalyReport } from '../model/diagnosis';
-import type { Snapshot, Span } from '../model/telemetry';
+import type { MetricPoint, Snapshot, Span } from '../model/telemetry';
+import { seriesKey } from '../model/telemetry';
+import { quantileSorted, sortedCopy } from './stats';
 // Local copies of the model's enums: hot loops should not go through module getters.
 const K_CONSUMER = 5;
 const K_SERVER = 2;
@@ -235,7 +237,13 @@ export function detectAnomaly(snapshot: Snapshot): AnomalyReport {
   const { strength: _s, bucketMs: _b, ...report } = detectChange(snapshot);
   void _s;
   void _b;
-  return report;
+  if (report.detected || snapshot.metrics.length === 0) return report;
+  // Nothing in the spans: a resource change (leak, hog) may still show in the gauges.
+  const { fromMs, toMs } = windowOf(snapshot);
+  const mc = metricChange(snapshot.metrics, fromMs, toMs);
+  if (!mc) return report;
+  const hasBaseline = (snapshot.baseline?.spans.length ?? 0) + (snapshot.baseline?.metrics.length ?? 0) > 0;
+  return { detected: true, changeAtMs: mc.changeAtMs, baselineSource: hasBaseline ? 'baseline' : 'pre-change', signals: [] };
 }
 
 /**
@@ -298,4 +306,59 @@ export function changeFromFlags(
 export function signalsAt(snapshot: Snapshot, changeAtMs: number): AnomalyReport['signals'] {
   const det = detectChange(snapshot, changeAtMs);
   return det.signals;
+}
+
+/**
+ * Change point from gauge metrics, for faults the spans do not show (a memory leak, a hog):
+ * per series, the split where the median of the points after it sits furthest from the
+ * points before it, in robust spreads (median and IQR, with floors, as in metrics.ts). The
+ * median after the split, not its maximum, so one spike is not a change. Strength = sum over
+ * series of the spreads beyond 5 (capped at 20 each); a change needs 10.
+ */
+export function metricChange(metrics: MetricPoint[], fromMs: number, toMs: number): { changeAtMs: number; strength: number } | undefined {
+  const bucketMs = bucketWidth(toMs - fromMs);
+  const nb = Math.max(1, Math.ceil((toMs - fromMs) / bucketMs));
+  const groups = new Map<string, Array<[number, number]>>();
+  for (const p of metrics) {
+    if (p.kind !== 'gauge' && p.kind !== 'updowncounter') continue;
+    if (p.timeMs < fromMs || p.timeMs >= toMs || !Number.isFinite(p.value)) continue;
+    const key = seriesKey(p);
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = []));
+    g.push([p.timeMs, p.value]);
+  }
+  const strength = new Float64Array(nb + 1);
+  for (const pts of groups.values()) {
+    if (pts.length < 6) continue;
+    pts.sort((a, b) => a[0] - b[0]);
+    const vals = pts.map((p) => p[1]);
+    let best = 0, bestK = -1;
+    let j = 0; // first point at or after the split
+    for (let k = 1; k < nb; k++) {
+      const at = fromMs + k * bucketMs;
+      while (j < pts.length && pts[j][0] < at) j++;
+      if (j < 3 || pts.length - j < 3) continue;
+      const before = sortedCopy(vals.slice(0, j)), after = sortedCopy(vals.slice(j));
+      const med = quantileSorted(before, 0.5);
+      const iqr = quantileSorted(before, 0.75) - quantileSorted(before, 0.25);
+      const spread = Math.max(iqr, (before[before.length - 1] - before[0]) / 4, 0.05 * Math.abs(med), 1e-9);
+      const z = Math.abs(quantileSorted(after, 0.5) - med) / spread;
+      if (z > best) {
+        best = z;
+        bestK = k;
+      }
+    }
+    if (bestK > 0 && best > 5) strength[bestK] += Math.min(20, best) - 5;
+  }
+  // Series rarely agree to the bucket (a ramp peaks late): score a split with its neighbours.
+  let bestK = -1, best = 0;
+  for (let k = 1; k < nb; k++) {
+    const v = strength[k - 1] + strength[k] + strength[k + 1];
+    if (v > best) {
+      best = v;
+      bestK = k;
+    }
+  }
+  if (bestK < 0 || best < 10) return undefined;
+  return { changeAtMs: fromMs + bestK * bucketMs, strength: best };
 }

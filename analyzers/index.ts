@@ -5,7 +5,7 @@
 
 import type { AnomalyReport, Diagnosis, Evidence, RankedCause } from '../model/diagnosis';
 import type { Snapshot, Span } from '../model/telemetry';
-import { changeFromFlags, detectChange, signalsAt } from './detect';
+import { changeFromFlags, detectChange, metricChange, signalsAt } from './detect';
 import { localize } from './localize';
 import type { ServiceScore } from './localize';
 import { scoreMetrics } from './metrics';
@@ -40,6 +40,17 @@ export function diagnose(snapshot: Snapshot, options: DiagnoseOptions = {}): Dia
   let changeAtMs: number | undefined = detection.detected ? detection.changeAtMs : undefined;
   let detected = detection.detected;
   let signals = detection.signals;
+
+  if (!detected && snapshot.metrics.length) {
+    // Nothing in the spans: a resource change (leak, hog) may still show in the gauges.
+    const bounds = snapshot.toMs > snapshot.fromMs ? snapshot : undefined;
+    const mc = bounds ? metricChange(snapshot.metrics, bounds.fromMs, bounds.toMs) : undefined;
+    if (mc) {
+      detected = true;
+      changeAtMs = mc.changeAtMs;
+      signals = signalsAt(snapshot, changeAtMs);
+    }
+  }
 
   const baseSpans = baseline?.spans ?? [];
   if (detected || hasBaseline) {
