@@ -12,7 +12,7 @@ import { DEMO_FAULT_KINDS, type DemoFaultKind } from './lib/faults';
 import { installExitHooks, killAllChildrenNow } from './lib/processes';
 import { formatWindow, LoadGenerator } from './loadgen';
 import { FaultlineApi, formatDiagnosis, startFaultline, waitForDiagnosis, type RunningFaultline } from './faultline';
-import { startDemo, type DemoSystem } from './system';
+import { DEFAULT_TOPOLOGY, startDemo, type DemoSystem } from './system';
 
 const HELP = `npm run demo -- [options]
 
@@ -74,6 +74,13 @@ async function main(): Promise<void> {
   const warmupSec = num('warmup', values.warmup);
   const detectTimeoutSec = num('detect-timeout', values['detect-timeout']);
   const intensity = values.intensity === undefined ? undefined : Number(values.intensity);
+  const [targetService, targetInstance] = values.target!.split(':');
+  const count = DEFAULT_TOPOLOGY[targetService];
+  if (!count) throw new Error(`--target: no service '${targetService}'; services: ${Object.keys(DEFAULT_TOPOLOGY).join(', ')}`);
+  const names = Array.from({ length: count }, (_, i) => `${targetService}-${i + 1}`);
+  if (targetInstance && !names.includes(targetInstance) && !names.includes(`${targetService}-${targetInstance}`)) {
+    throw new Error(`--target: no instance '${targetInstance}' of ${targetService}; instances: ${names.join(', ')}`);
+  }
   const dataDir = values['data-dir'] ?? fs.mkdtempSync(path.join(os.tmpdir(), 'faultline-demo-'));
   const logDir = path.join(dataDir, 'logs');
   fs.mkdirSync(logDir, { recursive: true });
