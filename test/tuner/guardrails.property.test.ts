@@ -1,4 +1,9 @@
 import fc from 'fast-check';
+import { HttpKnobApplier } from '../../tuner/appliers';
+import { MemoryAuditSink } from '../../tuner/audit';
+import { parseTunerConfig } from '../../tuner/config';
+import { TunerService } from '../../tuner/service';
+import { startAdmin, stopAdmin, VirtualWorld } from './harness';
 import { RegimeOptimizer } from '../../tuner/optimizer';
 import { limitConfig, limitValue, stepLimit, type Config, type KnobSpec } from '../../tuner/space';
 
@@ -90,5 +95,51 @@ describe('guardrails: no applied value leaves its bounds or exceeds its step lim
       }),
       { numRuns: 40 },
     );
+  });
+});
+
+describe('guardrails end to end: what reaches the service', () => {
+  it('every PUT the tuner sends is inside bounds and step limits of the config in effect, whatever is asked', async () => {
+    const admin = await startAdmin('i0', { threads: 4, timeoutMs: 100 });
+    try {
+      const knobs: KnobSpec[] = [
+        { name: 'threads', type: 'int', min: 1, max: 16, maxStep: 3, default: 4 },
+        { name: 'timeoutMs', type: 'float', min: 5, max: 1000, log: true, maxStep: 2, default: 100 },
+      ];
+      const world = new VirtualWorld('svc', [admin], () => 10);
+      const config = parseTunerConfig({
+        service: 'svc',
+        mode: 'approve',
+        knobs,
+        applier: { kind: 'http', targets: [{ instance: 'i0', url: admin.url }] },
+        regimes: { minDwellMs: 0 },
+        evaluation: { windowMs: 2000, minRequests: 10, settleMs: 0 },
+        guardrails: { minIntervalMs: 0, p99Tolerance: 10 },
+      });
+      const tuner = new TunerService({ config, telemetry: world.store, applier: new HttpKnobApplier([{ instance: 'i0', url: admin.url }]), audit: new MemoryAuditSink(), clock: world.clock, sleep: (ms) => world.sleep(ms) });
+      await world.sleep(2000);
+      await tuner.tick();
+      const anyNumber = fc.oneof(fc.double(), fc.integer({ min: -1e9, max: 1e9 }), fc.constantFrom(Number.NaN, Infinity, -Infinity, 0, 1e300));
+      await fc.assert(
+        fc.asyncProperty(fc.record({ threads: anyNumber, timeoutMs: anyNumber }, { requiredKeys: [] }), async (ask) => {
+          const before = { ...admin.knobs };
+          const putsBefore = admin.puts.length;
+          await tuner.apply(ask as Config, 'fuzz');
+          const first = admin.puts[putsBefore];
+          if (!first) return; // nothing sent (refused before applying)
+          for (const k of knobs) {
+            const v = first[k.name] as number;
+            expect(Number.isFinite(v)).toBe(true);
+            expect(v).toBeGreaterThanOrEqual(k.min as number);
+            expect(v).toBeLessThanOrEqual(k.max as number);
+            expect(withinStep(k, before[k.name] as number, v)).toBe(true);
+          }
+        }),
+        { numRuns: 30 },
+      );
+      expect(admin.puts.length).toBeGreaterThan(10); // the property really went through the service
+    } finally {
+      await stopAdmin(admin);
+    }
   });
 });
