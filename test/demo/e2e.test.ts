@@ -25,6 +25,7 @@ const RECOVER_MS = Number(process.env.FAULTLINE_E2E_RECOVER_MS ?? 12_000);
   let load: LoadGenerator | undefined;
   let api: FaultlineApi;
   const results: string[] = [];
+  const rows: Array<Record<string, unknown>> = [];
   const onSigint = () => {
     killAllChildrenNow();
     process.exit(130);
@@ -43,7 +44,12 @@ const RECOVER_MS = Number(process.env.FAULTLINE_E2E_RECOVER_MS ?? 12_000);
 
   afterAll(async () => {
     process.off('SIGINT', onSigint);
-    if (results.length) process.stderr.write(`demo e2e results:\n${results.join('\n')}\n`);
+    if (results.length) {
+      process.stderr.write(`demo e2e results:\n${results.join('\n')}\n`);
+      // Kept for comparison across runs as the analyzers change (test-artifacts/ is not committed).
+      fs.mkdirSync(path.join(__dirname, '..', '..', 'test-artifacts'), { recursive: true });
+      fs.writeFileSync(path.join(__dirname, '..', '..', 'test-artifacts', 'demo-e2e.json'), JSON.stringify({ atMs: Date.now(), rows }, null, 2) + '\n');
+    }
     await load?.stop().catch(() => undefined);
     await demo?.stop().catch(() => undefined);
     await faultline?.stop().catch(() => undefined);
@@ -65,6 +71,13 @@ const RECOVER_MS = Number(process.env.FAULTLINE_E2E_RECOVER_MS ?? 12_000);
             `  ${sc.id.padEnd(24)} ${r.source.padEnd(9)} delay ${(r.delayMs / 1000).toFixed(1).padStart(5)} s  first: ${top?.service}/${top?.kind}` +
               `  ranks: ${r.diagnosis.causes.slice(0, 5).map((c) => `${c.service}/${c.kind}`).join(', ')}`,
           );
+          rows.push({
+            scenario: sc.id,
+            truth: { service: target.service, instance: target.instance, kind: sc.fault.kind },
+            source: r.source,
+            delayMs: r.delayMs,
+            ranking: r.diagnosis.causes.slice(0, 5).map((c) => ({ service: c.service, instance: c.instance, kind: c.kind, score: c.score })),
+          });
           expect(r.source).toBe('auto');
           expect({ service: top?.service, kind: top?.kind }).toEqual({ service: target.service, kind: sc.fault.kind });
         } finally {
