@@ -9,6 +9,7 @@ import { changeFromFlags, detectChange, metricChange, signalsAt } from './detect
 import { localize } from './localize';
 import type { ServiceScore } from './localize';
 import { scoreMetrics } from './metrics';
+import { resourceChanges } from './changes';
 import { analysisPool } from './scratch';
 import { buildSpanIndex, Interner } from './span-index';
 
@@ -53,10 +54,17 @@ export function diagnose(snapshot: Snapshot, options: DiagnoseOptions = {}): Dia
   }
 
   const baseSpans = baseline?.spans ?? [];
+  const all = baseSpans.length ? baseSpans.concat(snapshot.spans) : snapshot.spans;
+  const idx = buildSpanIndex(all, { services: new Interner(), ops: new Interner() }, analysisPool());
+  const nBase = baseSpans.length;
+  // A new version or configuration of a service inside the window is a change event.
+  const changes = resourceChanges(idx, (i) => i >= nBase);
+  if (!detected && changes.length) {
+    detected = true;
+    changeAtMs = changes[0].atMs;
+    signals = signalsAt(snapshot, changeAtMs);
+  }
   if (detected || hasBaseline) {
-    const all = baseSpans.length ? baseSpans.concat(snapshot.spans) : snapshot.spans;
-    const idx = buildSpanIndex(all, { services: new Interner(), ops: new Interner() }, analysisPool());
-    const nBase = baseSpans.length;
     const cut = idx.alloc.u8(all.length);
     markCut(idx, 0, nBase, cut);
     markCut(idx, nBase, all.length, cut);
@@ -71,7 +79,7 @@ export function diagnose(snapshot: Snapshot, options: DiagnoseOptions = {}): Dia
     const initialAt = changeAtMs ?? -Infinity;
     setPhases(initialAt);
     const metricsFor = (at: number) => scoreMetrics(snapshot.metrics, hasBaseline && baseline!.metrics.length ? baseline!.metrics : undefined, at);
-    let result = localize(idx, phase, cut, metricsFor(initialAt));
+    let result = localize(idx, phase, cut, metricsFor(initialAt), { changes });
     const { fromMs, toMs } = windowBounds(snapshot, idx, nBase);
     const refined = changeFromFlags(idx.svc, idx.start, result.anomalous, (i) => i >= nBase, idx.services.size, fromMs, toMs);
     if (refined) {
@@ -81,7 +89,7 @@ export function diagnose(snapshot: Snapshot, options: DiagnoseOptions = {}): Dia
       if (moved) {
         signals = signalsAt(snapshot, changeAtMs);
         setPhases(changeAtMs);
-        result = localize(idx, phase, cut, metricsFor(changeAtMs));
+        result = localize(idx, phase, cut, metricsFor(changeAtMs), { changes });
       }
     }
     const top = result.ranked.slice(0, maxCauses);

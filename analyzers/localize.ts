@@ -17,6 +17,7 @@
 
 import type { Evidence, FaultKind } from '../model/diagnosis';
 import { peerOf, serverChildOf } from './graph';
+import type { ResourceChange } from './changes';
 import type { MetricSeriesScore } from './metrics';
 import { isEntry, opLabel } from './span-index';
 import { structureChange } from './structure';
@@ -27,7 +28,7 @@ import { excessZ, quantileSorted } from './stats';
 const K_CLIENT = 3;
 const K_PRODUCER = 4;
 
-export type Component = 'latency' | 'errors' | 'edge' | 'structure' | 'traces' | 'metric';
+export type Component = 'latency' | 'errors' | 'edge' | 'structure' | 'traces' | 'metric' | 'change';
 
 /** How much each kind of evidence weighs in the fused score (absolute scales, see below). */
 export const COMPONENT_WEIGHTS: Record<Component, number> = {
@@ -37,6 +38,7 @@ export const COMPONENT_WEIGHTS: Record<Component, number> = {
   structure: 1.0,
   traces: 0.3,
   metric: 0.7,
+  change: 1.0,
 };
 
 const Z_MIN = 3; // excess below this many standard errors is not evidence
@@ -72,6 +74,8 @@ interface Acc {
   instanceVotes: Map<string, number>;
   opVotes: Map<string, number>;
   virtual: boolean;
+  /** Error score that comes from premature timeouts (the caller's own setting). */
+  configVotes: number;
 }
 
 // Phase-independent per-index arrays, shared by diagnose's passes.
@@ -239,7 +243,10 @@ function tailShift(normal: Float64Array, after: Float64Array): TailShift | undef
  * `phase[i]`: 0 normal, 1 after the change, 2 ignored. `cut[i]`: 1 for spans that end at the
  * edge of their recording (their children may be missing), left out of structure checks.
  */
-export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, metricScores: MetricSeriesScore[], options: { flagsOnly?: boolean } = {}): LocalizeResult {
+export function localize(
+  idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, metricScores: MetricSeriesScore[],
+  options: { flagsOnly?: boolean; changes?: ResourceChange[] } = {},
+): LocalizeResult {
   const n = idx.n;
   const svcNames = idx.services.names;
   const accs = new Map<string, Acc>();
@@ -248,8 +255,8 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
     if (!a) {
       a = {
         service,
-        parts: { latency: 0, errors: 0, edge: 0, structure: 0, traces: 0, metric: 0 },
-        evidence: [], instanceVotes: new Map(), opVotes: new Map(), virtual: false,
+        parts: { latency: 0, errors: 0, edge: 0, structure: 0, traces: 0, metric: 0, change: 0 },
+        evidence: [], instanceVotes: new Map(), opVotes: new Map(), virtual: false, configVotes: 0,
       };
       accs.set(service, a);
     }
@@ -309,13 +316,16 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
   // origin[i]: the service credited for span i's error (-1: no error or propagated).
   const originSvc = idx.alloc.i32(n, -1);
   const originSpan = idx.alloc.i32(n, -1);
+  // 1 when span i failed by timing out although the callee answered in its normal time: the
+  // caller's own timeout is too short (a configuration fault), not the callee's doing.
+  const premature = idx.alloc.u8(n);
   for (let i = 0; i < n; i++) {
     if (!idx.err[i] || phase[i] === 2) continue;
     let childFailed = false;
     for (let j = idx.childStart[i]; j < idx.childStart[i + 1]; j++) if (idx.err[idx.childList[j]]) childFailed = true;
     if (childFailed) continue;
     // A timeout: a child that took (almost) all of the parent's time, or outlived it, is
-    // what failed; descend to where the time was spent.
+    // where the time went; descend to it.
     let at = i;
     for (let depth = 0; depth < 32; depth++) {
       let slow = -1;
@@ -328,8 +338,25 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
       if (slow < 0) break;
       at = slow;
     }
-    originSvc[i] = idx.svc[at];
-    originSpan[i] = at;
+    if (at !== i) {
+      // Only a callee that was slow for its own operation takes the blame; one answering in
+      // its normal time means the caller gave up too early.
+      if (idx.self[at] > opThreshold[idx.op[at]] || opThreshold[idx.op[at]] === Infinity) {
+        originSvc[i] = idx.svc[at];
+        originSpan[i] = at;
+      } else {
+        premature[i] = 1;
+        originSvc[i] = idx.svc[i];
+        originSpan[i] = i;
+      }
+      continue;
+    }
+    // A failed call whose server side did not fail (or never answered): a lost connection,
+    // edge evidence for the callee (below), not an error of the caller's code.
+    const k = idx.kind[i];
+    if ((k === K_CLIENT || k === K_PRODUCER) && (serverChild[i] >= 0 || peerOf(idx.spans[i]) !== undefined)) continue;
+    originSvc[i] = idx.svc[i];
+    originSpan[i] = i;
   }
   {
     // Per operation of the origin span: errors after the change vs the expected rate.
@@ -345,6 +372,8 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
       else if (ph === 1) errCounts.kA[o]++;
     }
     const afterN = errCounts.nA;
+    const prematureA = new Float64Array(nOps);
+    for (let i = 0; i < n; i++) if (premature[i] && phase[i] === 1) prematureA[idx.op[i]]++;
     const shifts: Array<{ o: number; z: number; excess: number; conf: number; p0: number }> = [];
     let total = 0;
     for (let o = 0; o < nOps; o++) {
@@ -364,9 +393,13 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
       const a = acc(service);
       if (score > a.parts.errors) a.parts.errors = score;
       vote(a.opVotes, name, score);
+      const early = prematureA[s.o] / Math.max(1, errCounts.kA[s.o]);
+      if (early > 0.5) a.configVotes += score;
       a.evidence.push({
         component: 'errors', weight: score, type: 'errors', service, operation: name,
-        title: `errors originating in ${name}: ${(s.p0 * 100).toFixed(1)}% -> ${((s.p0 * afterN[s.o] + s.excess) / Math.max(afterN[s.o], 1) * 100).toFixed(1)}% of calls`,
+        title: early > 0.5
+          ? `${name} times out although the callee answers in its normal time: ${(s.p0 * 100).toFixed(1)}% -> ${((s.p0 * afterN[s.o] + s.excess) / Math.max(afterN[s.o], 1) * 100).toFixed(1)}% of calls fail (timeout too short?)`
+          : `errors originating in ${name}: ${(s.p0 * 100).toFixed(1)}% -> ${((s.p0 * afterN[s.o] + s.excess) / Math.max(afterN[s.o], 1) * 100).toFixed(1)}% of calls`,
         before: s.p0, after: Math.min(1, (s.p0 * afterN[s.o] + s.excess) / Math.max(afterN[s.o], 1)), unit: 'ratio', score: s.z,
       });
     }
@@ -648,6 +681,21 @@ export function localize(idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, met
     }
   }
 
+  // ---- change events: a new version/config of a service inside the window -----------------
+  // Worth something alone (the data says when it happened), more when the same service also
+  // shows other evidence.
+  for (const c of options.changes ?? []) {
+    const a = acc(c.service);
+    const other = a.parts.latency + a.parts.errors + a.parts.edge + a.parts.structure + a.parts.metric;
+    a.parts.change = Math.max(a.parts.change, 0.6 + 0.4 * Math.min(1, other));
+    vote(a.instanceVotes, c.instance, 2);
+    a.evidence.push({
+      component: 'change', weight: 2, type: 'traces', service: c.service, instance: c.instance, series: c.key,
+      title: `${c.instance}: resource attribute ${c.key} changed ${c.before} -> ${c.after} at ${new Date(c.atMs).toISOString()}`,
+      before: 0, after: 1, unit: 'change', score: 10,
+    });
+  }
+
   // ---- fuse -------------------------------------------------------------------------------
   const ranked: ServiceScore[] = [];
   for (const a of accs.values()) {
@@ -683,7 +731,9 @@ function classify(a: Acc): FaultKind {
   const network = w.edge * p.edge;
   const resource = Math.max(w.latency * p.latency, w.metric * p.metric);
   const strongResource = a.evidence.find((e) => e.component === 'metric' && e.type === 'metric' && e.score >= 10 && /cpu|mem|heap|rss|disk|fs|io|throttl/.test((e.series ?? '').toLowerCase()));
-  if (codeLevel >= network && codeLevel >= resource && codeLevel > 0) return 'error';
+  // A version/config change of the service itself, with or without other evidence.
+  if (w.change * p.change >= 0.5 * Math.max(codeLevel, network, resource)) return 'config';
+  if (codeLevel >= network && codeLevel >= resource && codeLevel > 0) return a.configVotes > 0.5 * p.errors && p.errors >= p.structure ? 'config' : 'error';
   // A starved callee also widens the client-server gap (requests queue before the server
   // span starts): a strong own resource change names the kind.
   if (strongResource && network > 0) {
