@@ -44,6 +44,7 @@ export const COMPONENT_WEIGHTS: Record<Component, number> = {
 const Z_MIN = 3; // excess below this many standard errors is not evidence
 const MIN_NORMAL = 5; // normal samples needed to judge an operation or edge
 const MIN_AFTER = 3;
+const MIN_EDGE_STRENGTH = 0.15;
 
 /** Evidence before ids are assigned (diagnose numbers them). */
 export type EvidenceDraft = Omit<Evidence, 'id'> & { component: Component; weight: number };
@@ -499,6 +500,9 @@ export function localize(
         st = Math.max(st, Math.min(1, (kL - nA * pL) / nA + 0.2));
         lossEdges.push({ e, z: zErr, before: lossCounts.normalRate(e), after: kL / nA });
       }
+      // A few percent more slow calls is load, not a broken link: it must not make an edge
+      // count as shifted (that would dilute the "fraction of my edges that shifted" below).
+      if (st < MIN_EDGE_STRENGTH) st = 0;
       strength[e] = st;
       if (edgeVirtual[e]) acc(edgeTo[e]).virtual = true;
       for (const s of [edgeFrom[e], edgeTo[e]]) {
