@@ -104,6 +104,8 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** The adaptive tuner; validated by tuner/config.ts (parseTunerConfig), absent = off. */
+    tuner: z.unknown().optional(),
     llm: z
       .object({
         enabled: z.boolean().default(false),

@@ -7,8 +7,12 @@ import * as path from 'node:path';
 import { createHostCollector, defaultHostCollectorConfig } from '../collectors/host';
 import { createOtlpReceiver, defaultOtlpReceiverConfig } from '../collectors/otlp';
 import { createPrometheusScraper, defaultPrometheusScrapeConfig } from '../collectors/prometheus';
+import { JsonlAuditSink } from '../tuner/audit';
+import { TunerConfigError, parseTunerConfig } from '../tuner/config';
+import { TunerService, createApplier } from '../tuner/service';
 import type { Component, ComponentHealth } from '../model/component';
-import { MiB, type FaultlineConfig } from './config';
+import { ConfigError, MiB, type FaultlineConfig } from './config';
+import { tunerRoutes } from './http/tuner-routes';
 import { createApiServer } from './http/server';
 import { SelfMetrics } from './self-metrics';
 import { openStateStore } from './state';
@@ -87,6 +91,35 @@ export async function startSidecar(config: FaultlineConfig, opts: ServeOptions =
   });
   components.push({ name: 'watcher', part: watcher, required: false });
 
+  // The tuner changes services, so it only exists when configured; observe mode by default.
+  let tuner: TunerService | undefined;
+  let tunerAudit: JsonlAuditSink | undefined;
+  if (config.tuner !== undefined) {
+    let tunerConfig;
+    try {
+      tunerConfig = parseTunerConfig(config.tuner);
+    } catch (err) {
+      state.close();
+      if (err instanceof TunerConfigError) throw new ConfigError(`invalid configuration: ${err.message}`);
+      throw err;
+    }
+    tunerAudit = new JsonlAuditSink(path.join(config.dataDir, 'tuner-audit.jsonl'));
+    const t = new TunerService({ config: tunerConfig, telemetry: store, applier: createApplier(tunerConfig.applier), audit: tunerAudit });
+    tuner = t;
+    components.push({
+      name: 'tuner',
+      required: false,
+      part: {
+        start: async () => t.start(),
+        stop: async () => {
+          t.stop();
+          tunerAudit?.close();
+        },
+        health: () => [{ component: 'tuner', status: 'ok' }],
+      },
+    });
+  }
+
   const failedToStart: ComponentHealth[] = [];
   const health = (): ComponentHealth[] => {
     const all = [...failedToStart];
@@ -108,6 +141,9 @@ export async function startSidecar(config: FaultlineConfig, opts: ServeOptions =
       dataDir: config.dataDir,
     },
   });
+
+  // Mutating tuner routes are guarded by the API's own auth hook (token or loopback-only).
+  if (tuner) await api.register(tunerRoutes, { tuner, requireToken: async () => undefined });
 
   const started: Component[] = [];
   const stopAll = async () => {

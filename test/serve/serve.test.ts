@@ -4,6 +4,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
@@ -84,6 +85,59 @@ describe('faultline serve', () => {
     const code = await new Promise<number | null>((resolve) => child!.once('exit', (c) => resolve(c)));
     expect(code).toBe(0);
     expect(stderr).toContain('SIGTERM, stopping');
+  });
+
+  it('runs the tuner when configured: its API answers, and changes need the token', async () => {
+    // A service admin endpoint the tuner's HTTP applier reads and writes.
+    const knobs: Record<string, number> = { maxBatch: 8 };
+    const admin = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        if (req.method === 'PUT') Object.assign(knobs, JSON.parse(body));
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify(knobs));
+      });
+    });
+    await new Promise<void>((r) => admin.listen(0, '127.0.0.1', () => r()));
+    const adminUrl = `http://127.0.0.1:${(admin.address() as net.AddressInfo).port}`;
+    const file = path.join(dir, 'faultline.yaml');
+    fs.writeFileSync(
+      file,
+      [
+        'tuner:',
+        '  service: model-server',
+        '  mode: observe',
+        '  knobs:',
+        '    - {name: maxBatch, type: int, min: 1, max: 64, log: true, maxStep: 2, default: 8}',
+        `  applier: {kind: http, targets: [{instance: model-1, url: "${adminUrl}"}]}`,
+        '',
+      ].join('\n'),
+    );
+    const readyFile = path.join(dir, 'ready.json');
+    try {
+      child = spawn(process.execPath, [BIN, 'serve', '-c', file, '--api-port', '0', '--otlp-http-port', '0', '--otlp-grpc-port', '0', '--data-dir', path.join(dir, 'data'), '--ready-file', readyFile, '--no-host-metrics'], {
+        env: { ...process.env, FAULTLINE_TOKEN: 'a-long-test-token' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      child.stderr!.on('data', (d) => (stderr += d));
+      const addr = JSON.parse(await waitForFile(readyFile, child)) as Addresses;
+      const regime = await fetch(`${addr.api}/api/v1/tuner/regime`);
+      expect(regime.status).toBe(200);
+      const refused = await fetch(`${addr.api}/api/v1/tuner/kill-switch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ on: true }) });
+      expect(refused.status).toBe(401);
+      const ok = await fetch(`${addr.api}/api/v1/tuner/kill-switch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer a-long-test-token' },
+        body: JSON.stringify({ on: true, actor: 'test', reason: 'serve test' }),
+      });
+      expect(ok.status).toBeLessThan(300);
+      const history = (await (await fetch(`${addr.api}/api/v1/tuner/history`)).json()) as unknown;
+      expect(JSON.stringify(history)).toContain('kill-switch');
+      expect(fs.readFileSync(path.join(dir, 'data', 'tuner-audit.jsonl'), 'utf8')).toContain('kill-switch');
+    } finally {
+      admin.close();
+    }
   });
 
   it('refuses a bad config file with a message naming the file and key, exit code 2', () => {
