@@ -3,6 +3,7 @@
 // deployment ids, image tags, ...) take a new value inside the window. A deploy or config
 // push is the most common cause of an incident, and the data says exactly when it happened.
 
+import type { MetricPoint } from '../model/telemetry';
 import type { SpanIndex } from './span-index';
 
 /** Resource attribute keys that identify what is running, not where. */
@@ -74,4 +75,34 @@ export function resourceChanges(idx: SpanIndex, inWindow: (i: number) => boolean
   }
   changes.sort((a, b) => a.atMs - b.atMs);
   return changes;
+}
+
+/** Metric names that count a service's configuration or version (a generation counter). */
+const CHANGE_METRIC = /(^|[._])(config|version|revision|generation|deploy|release)([._]|$)/i;
+
+/**
+ * The same from metrics: a gauge named like a configuration/version counter whose value
+ * steps inside the window (e.g. app.config.generation 0 -> 1), attributed to its instance.
+ */
+export function metricChanges(metrics: MetricPoint[], fromMs: number, toMs: number): ResourceChange[] {
+  const series = new Map<string, MetricPoint[]>();
+  for (const p of metrics) {
+    if (!p.service || !CHANGE_METRIC.test(p.name) || p.kind === 'histogram' || p.kind === 'summary') continue;
+    if (p.timeMs < fromMs || p.timeMs >= toMs) continue;
+    const key = `${p.name}|${p.instance}|${JSON.stringify(p.labels)}`;
+    let l = series.get(key);
+    if (!l) series.set(key, (l = []));
+    l.push(p);
+  }
+  const out: ResourceChange[] = [];
+  for (const pts of series.values()) {
+    pts.sort((a, b) => a.timeMs - b.timeMs);
+    for (let i = 1; i < pts.length; i++) {
+      if (pts[i].value !== pts[i - 1].value) {
+        out.push({ service: pts[i].service, instance: pts[i].instance, key: pts[i].name, before: String(pts[i - 1].value), after: String(pts[i].value), atMs: pts[i].timeMs });
+        break; // the first step dates the change
+      }
+    }
+  }
+  return out.sort((a, b) => a.atMs - b.atMs);
 }

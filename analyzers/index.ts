@@ -9,7 +9,7 @@ import { changeFromFlags, detectChange, metricChange, signalsAt } from './detect
 import { localize } from './localize';
 import type { ServiceScore } from './localize';
 import { scoreMetrics } from './metrics';
-import { resourceChanges } from './changes';
+import { metricChanges, resourceChanges } from './changes';
 import { analysisPool } from './scratch';
 import { buildSpanIndex, Interner } from './span-index';
 
@@ -58,7 +58,8 @@ export function diagnose(snapshot: Snapshot, options: DiagnoseOptions = {}): Dia
   const idx = buildSpanIndex(all, { services: new Interner(), ops: new Interner() }, analysisPool());
   const nBase = baseSpans.length;
   // A new version or configuration of a service inside the window is a change event.
-  const changes = resourceChanges(idx, (i) => i >= nBase);
+  const bounds = windowBounds(snapshot, idx, nBase);
+  const changes = [...resourceChanges(idx, (i) => i >= nBase), ...metricChanges(snapshot.metrics, bounds.fromMs, bounds.toMs)].sort((a, b) => a.atMs - b.atMs);
   if (!detected && changes.length) {
     detected = true;
     changeAtMs = changes[0].atMs;

@@ -77,6 +77,8 @@ interface Acc {
   virtual: boolean;
   /** Error score that comes from premature timeouts (the caller's own setting). */
   configVotes: number;
+  /** A configuration (not code version) change event of this service is in the window. */
+  configChanged: boolean;
 }
 
 // Phase-independent per-index arrays, shared by diagnose's passes.
@@ -257,7 +259,7 @@ export function localize(
       a = {
         service,
         parts: { latency: 0, errors: 0, edge: 0, structure: 0, traces: 0, metric: 0, change: 0 },
-        evidence: [], instanceVotes: new Map(), opVotes: new Map(), virtual: false, configVotes: 0,
+        evidence: [], instanceVotes: new Map(), opVotes: new Map(), virtual: false, configVotes: 0, configChanged: false,
       };
       accs.set(service, a);
     }
@@ -320,6 +322,8 @@ export function localize(
   // 1 when span i failed by timing out although the callee answered in its normal time: the
   // caller's own timeout is too short (a configuration fault), not the callee's doing.
   const premature = idx.alloc.u8(n);
+  // 1 when span i failed because a call in it ran out of time (slow callee or short timeout).
+  const timedOut = idx.alloc.u8(n);
   for (let i = 0; i < n; i++) {
     if (!idx.err[i] || phase[i] === 2) continue;
     let childFailed = false;
@@ -340,6 +344,7 @@ export function localize(
       at = slow;
     }
     if (at !== i) {
+      timedOut[i] = 1;
       // Only a callee that was slow for its own operation takes the blame; one answering in
       // its normal time means the caller gave up too early.
       if (idx.self[at] > opThreshold[idx.op[at]] || opThreshold[idx.op[at]] === Infinity) {
@@ -455,7 +460,7 @@ export function localize(
       if (e < 0) continue;
       gapCounts.add(e, phase[i], gapOf(i) > thresholds[e]);
       const c = serverChild[i];
-      lossCounts.add(e, phase[i], idx.err[i] === 1 && !(c >= 0 && idx.err[c]));
+      lossCounts.add(e, phase[i], idx.err[i] === 1 && !(c >= 0 && idx.err[c]) && !timedOut[i]);
     }
     const strength = new Float64Array(nE);
     const edgeThreshold = new Float64Array(nE).fill(Infinity);
@@ -692,6 +697,7 @@ export function localize(
     const a = acc(c.service);
     const other = a.parts.latency + a.parts.errors + a.parts.edge + a.parts.structure + a.parts.metric;
     a.parts.change = Math.max(a.parts.change, 0.6 + 0.4 * Math.min(1, other));
+    if (/config|generation|revision/i.test(c.key)) a.configChanged = true;
     vote(a.instanceVotes, c.instance, 2);
     a.evidence.push({
       component: 'change', weight: 2, type: 'traces', service: c.service, instance: c.instance, series: c.key,
@@ -735,8 +741,12 @@ function classify(a: Acc): FaultKind {
   const network = w.edge * p.edge;
   const resource = Math.max(w.latency * p.latency, w.metric * p.metric);
   const strongResource = a.evidence.find((e) => e.component === 'metric' && e.type === 'metric' && e.score >= 10 && /cpu|mem|heap|rss|disk|fs|io|throttl/.test((e.series ?? '').toLowerCase()));
-  // A version/config change of the service itself, with or without other evidence.
-  if (w.change * p.change >= 0.5 * Math.max(codeLevel, network, resource)) return 'config';
+  // A configuration change of the service itself, or timeouts firing while the callee
+  // answers in its normal time, with code-level symptoms: the configuration did it. (A new
+  // code version with errors stays 'error'.)
+  const changeDominates = w.change * p.change >= 0.5 * Math.max(codeLevel, network, resource);
+  if (p.change > 0 && (a.configChanged || a.configVotes > 0) && (changeDominates || codeLevel >= Math.max(network, resource))) return 'config';
+  if (changeDominates && p.change > 0) return codeLevel > 0 ? 'error' : 'config';
   if (codeLevel >= network && codeLevel >= resource && codeLevel > 0) return a.configVotes > 0.5 * p.errors && p.errors >= p.structure ? 'config' : 'error';
   // A starved callee also widens the client-server gap (requests queue before the server
   // span starts): a strong own resource change names the kind.
