@@ -38,7 +38,7 @@ function log(msg: string): void {
 
 async function ingestCapacity(seconds: number): Promise<Record<string, unknown>> {
   log(`ingest capacity (bench/ingest.ts, ${seconds} s)`);
-  const { stdout } = await run(process.execPath, [TSX, path.join(ROOT, 'bench', 'ingest.ts'), '--seconds', String(seconds), '--json'], { cwd: ROOT, maxBuffer: 16 << 20 });
+  const { stdout } = await run(process.execPath, [TSX, path.join(ROOT, 'bench', 'ingest.ts'), '--seconds', String(seconds)], { cwd: ROOT, maxBuffer: 16 << 20 });
   return lastJsonObject(stdout) as Record<string, unknown>;
 }
 

@@ -149,20 +149,25 @@ export async function soak(argv: string[]): Promise<number> {
   };
   const memoryFlat = verdict.rssMiB.last <= verdict.rssMiB.middle * 1.1 + 10;
   const latencyFlat = verdict.ingestP99Ms.last <= verdict.ingestP99Ms.middle * 1.5 + 5;
+  // Fast refusals would make latency look fine: the rate must also have been accepted.
+  const offered = samples.reduce((a, s) => a + s.offeredSpansPerSec, 0);
+  const accepted = samples.reduce((a, s) => a + s.acceptedSpansPerSec, 0);
+  const acceptedFraction = offered > 0 ? +(accepted / offered).toFixed(4) : 0;
+  const keptUp = acceptedFraction >= 0.99;
   const result = {
     kind: 'soak',
     at: new Date().toISOString(),
     machine: { nproc: os.cpus().length, memTotalGiB: +(os.totalmem() / 2 ** 30).toFixed(1), node: process.version, loadavg: os.loadavg() },
     params: { minutes, rate, spansPerRequest, sampleSeconds, env, config: configFile },
-    verdict: { ...verdict, memoryFlat, latencyFlat },
+    verdict: { ...verdict, acceptedFraction, keptUp, memoryFlat, latencyFlat },
     samples,
   };
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
   process.stdout.write(`\nmiddle vs last third (medians): RSS ${verdict.rssMiB.middle} -> ${verdict.rssMiB.last} MiB, heap ${verdict.heapUsedMiB.middle} -> ${verdict.heapUsedMiB.last} MiB, ingest p99 ${verdict.ingestP99Ms.middle} -> ${verdict.ingestP99Ms.last} ms, healthz ${verdict.healthzMs.middle} -> ${verdict.healthzMs.last} ms\n`);
   process.stdout.write(`max RSS ${verdict.maxRssMiB} MiB, max healthz ${verdict.maxHealthzMs} ms (${verdict.healthzFailures} failed), shed ${verdict.totalShed}, errors ${verdict.totalErrors}\n`);
-  process.stdout.write(`memory flat: ${memoryFlat ? 'yes' : 'NO'}; latency flat: ${latencyFlat ? 'yes' : 'NO'}; written ${out}\n`);
-  return memoryFlat && latencyFlat ? 0 : 1;
+  process.stdout.write(`accepted ${(acceptedFraction * 100).toFixed(1)}% of the offered spans: ${keptUp ? 'kept up' : 'DID NOT keep up'}; memory flat: ${memoryFlat ? 'yes' : 'NO'}; latency flat: ${latencyFlat ? 'yes' : 'NO'}; written ${out}\n`);
+  return keptUp && memoryFlat && latencyFlat ? 0 : 1;
 }
 
 if (require.main === module) {
