@@ -471,6 +471,27 @@ export function localize(
       return v;
     };
     const lossEdges: Array<{ e: number; z: number; before: number; after: number }> = [];
+    // Per edge and callee instance: calls after the change, and those beyond the normal tail.
+    const instanceSpecific = new Uint8Array(nE);
+    {
+      const perInst = new Map<number, Map<number, [number, number]>>();
+      for (let i = 0; i < n; i++) {
+        const e = edgeOf[i], c = serverChild[i];
+        if (e < 0 || c < 0 || phase[i] !== 1 || thresholds[e] === Infinity) continue;
+        let m = perInst.get(e);
+        if (!m) perInst.set(e, (m = new Map()));
+        let cnt = m.get(idx.inst[c]);
+        if (!cnt) m.set(idx.inst[c], (cnt = [0, 0]));
+        cnt[0]++;
+        if (gapOf(i) > thresholds[e]) cnt[1]++;
+      }
+      for (const [e, m] of perInst) {
+        const fr = [...m.values()].filter(([k]) => k >= 5).map(([k, hit]) => hit / k);
+        if (fr.length < 2) continue;
+        const hi = Math.max(...fr), lo = Math.min(...fr);
+        if (hi >= 0.3 && hi > 3 * lo + 0.05) instanceSpecific[e] = 1;
+      }
+    }
     for (let e = 0; e < nE; e++) {
       const nA = gapCounts.nA[e];
       if (nA < MIN_AFTER) continue;
@@ -510,12 +531,15 @@ export function localize(
       if (st < MIN_EDGE_STRENGTH) st = 0;
       strength[e] = st;
       if (edgeVirtual[e]) acc(edgeTo[e]).virtual = true;
+      // When the caller's calls to the callee's other instances stayed normal, the fault is
+      // on the callee instance: the caller keeps no share of this edge.
+      const callerShare = st > 0 && instanceSpecific[e] ? 0 : 1;
       for (const s of [edgeFrom[e], edgeTo[e]]) {
         const v = inc(s);
         v.total++;
         if (st > 0) {
           v.shifted++;
-          v.sum += st;
+          v.sum += s === edgeFrom[e] ? st * callerShare : st;
         }
       }
     }

@@ -6,7 +6,9 @@
 // matched returned something (an error, a wrong value) that sent the code another way. When
 // it diverges at the first call, the span's own code changed.
 
+import { peerOf } from './graph';
 import type { SpanIndex } from './span-index';
+
 
 export interface StructureChange {
   /** Per after-span: 1 when its call sequence is rare in normal times. */
@@ -36,6 +38,8 @@ const MAX_DISTINCT = 64;
 interface Sequences {
   seqStart: Int32Array;
   flat: Int32Array;
+  /** Span index of each element (the child span). */
+  childOf: Int32Array;
   suspectOf: Int32Array;
   hash: Float64Array;
 }
@@ -53,6 +57,7 @@ function sequences(idx: SpanIndex, serverChild: Int32Array): Sequences {
   const seqStart = idx.alloc.i32(n + 1);
   const flat = idx.alloc.i32(n);
   const suspectOf = idx.alloc.i32(n); // parallel to flat: the service each key points at
+  const childOf = idx.alloc.i32(n);
   let fl = 0;
   let kids = new Int32Array(64);
   const start = idx.start;
@@ -80,7 +85,15 @@ function sequences(idx: SpanIndex, serverChild: Int32Array): Sequences {
       if (k === prev) continue;
       prev = k;
       flat[fl] = k;
-      suspectOf[fl++] = sc >= 0 ? idx.svc[sc] : idx.svc[c];
+      childOf[fl] = c;
+      // The service a call points at: its server side, else the peer it names, else itself.
+      let target = sc >= 0 ? idx.svc[sc] : idx.svc[c];
+      if (sc < 0 && (idx.kind[c] === 3 || idx.kind[c] === 4)) {
+        const peer = peerOf(idx.spans[c]);
+        const ps = peer !== undefined ? idx.services.ids.get(peer) : undefined;
+        if (ps !== undefined) target = ps;
+      }
+      suspectOf[fl++] = target;
       len++;
     }
   }
@@ -94,7 +107,7 @@ function sequences(idx: SpanIndex, serverChild: Int32Array): Sequences {
     }
     hash[i] = h1 + h2 * 4294967296 + (seqStart[i + 1] - seqStart[i]) * 1e-3;
   }
-  const seq = { seqStart, flat, suspectOf, hash };
+  const seq = { seqStart, flat, childOf, suspectOf, hash };
   sequenceCache.set(idx, seq);
   return seq;
 }
@@ -106,7 +119,7 @@ function sequences(idx: SpanIndex, serverChild: Int32Array): Sequences {
 export function structureChange(idx: SpanIndex, use: Uint8Array, serverChild: Int32Array): StructureChange {
   const n = idx.n;
   const nS = idx.services.size;
-  const { seqStart, flat, suspectOf, hash } = sequences(idx, serverChild);
+  const { seqStart, flat, childOf, suspectOf, hash } = sequences(idx, serverChild);
   // Normal sequences per operation: counts by hash and a representative span for each.
   const perOp = new Map<number, { total: number; counts: Map<number, number>; reps: number[] }>();
   for (let i = 0; i < n; i++) {
@@ -154,7 +167,24 @@ export function structureChange(idx: SpanIndex, use: Uint8Array, serverChild: In
       }
     }
     if (bestL < 0) continue;
-    const s = bestL === 0 ? idx.svc[i] : suspectOf[a0 + bestL - 1];
+    let s = bestL === 0 ? idx.svc[i] : suspectOf[a0 + bestL - 1];
+    // Diverging at a call that failed without an answer from the server: the callee (or the
+    // way to it) is the suspect, not whatever answered before.
+    // A client span's children are the server side of its call: a change there (no server
+    // span at all, or another one) is the callee's, or the way to it.
+    if ((idx.kind[i] === 3 || idx.kind[i] === 4) && bestL === 0) {
+      const sc = serverChild[i];
+      const peer = sc >= 0 ? undefined : peerOf(idx.spans[i]);
+      const ps = sc >= 0 ? idx.svc[sc] : peer !== undefined ? idx.services.ids.get(peer) : undefined;
+      if (ps !== undefined) s = ps;
+    } else if (bestL < aLen) {
+      const c = childOf[a0 + bestL];
+      if (idx.err[c] && serverChild[c] < 0 && (idx.kind[c] === 3 || idx.kind[c] === 4)) {
+        const peer = peerOf(idx.spans[c]);
+        const ps = peer !== undefined ? idx.services.ids.get(peer) : undefined;
+        if (ps !== undefined) s = ps;
+      }
+    }
     if (u === 0) baseCount[s]++;
     else if (u === 3) preCount[s]++;
     else {
