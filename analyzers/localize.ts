@@ -531,9 +531,20 @@ export function localize(
       if (st < MIN_EDGE_STRENGTH) st = 0;
       strength[e] = st;
       if (edgeVirtual[e]) acc(edgeTo[e]).virtual = true;
+    }
+    // Failed calls without a server answer ("unreachable", "reset by peer") point at the peer,
+    // unless the caller loses calls to several callees (then its own network is suspect).
+    const lossOut = new Map<string, number>();
+    for (const l of lossEdges) lossOut.set(edgeFrom[l.e], (lossOut.get(edgeFrom[l.e]) ?? 0) + 1);
+    const lossDriven = new Uint8Array(nE);
+    for (const l of lossEdges) lossDriven[l.e] = 1;
+    for (let e = 0; e < nE; e++) {
+      if (gapCounts.nA[e] < MIN_AFTER) continue;
+      const st = strength[e];
       // When the caller's calls to the callee's other instances stayed normal, the fault is
       // on the callee instance: the caller keeps no share of this edge.
-      const callerShare = st > 0 && instanceSpecific[e] ? 0 : 1;
+      let callerShare = st > 0 && instanceSpecific[e] ? 0 : 1;
+      if (lossDriven[e] && (lossOut.get(edgeFrom[e]) ?? 0) < 2) callerShare = 0;
       for (const s of [edgeFrom[e], edgeTo[e]]) {
         const v = inc(s);
         v.total++;
@@ -771,6 +782,10 @@ function classify(a: Acc): FaultKind {
   const changeDominates = w.change * p.change >= 0.5 * Math.max(codeLevel, network, resource);
   if (p.change > 0 && (a.configChanged || a.configVotes > 0) && (changeDominates || codeLevel >= Math.max(network, resource))) return 'config';
   if (changeDominates && p.change > 0) return codeLevel > 0 ? 'error' : 'config';
+  // Calls to it failing without a server answer: a lossy link or a resetting peer, even when
+  // the callers' changed code paths add structure evidence.
+  const loss = a.evidence.some((e) => e.component === 'edge' && e.unit === 'ratio' && e.service === a.service && e.edge?.to === a.service);
+  if (loss && network >= 0.5 * codeLevel && network >= 0.5 * resource) return 'loss';
   if (codeLevel >= network && codeLevel >= resource && codeLevel > 0) return a.configVotes > 0.5 * p.errors && p.errors >= p.structure ? 'config' : 'error';
   // A starved callee also widens the client-server gap (requests queue before the server
   // span starts): a strong own resource change names the kind.

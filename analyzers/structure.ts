@@ -142,6 +142,8 @@ export function structureChange(idx: SpanIndex, use: Uint8Array, serverChild: In
   for (let i = 0; i < n; i++) {
     const u = use[i];
     if (u === 2) continue;
+    // A failed call that never reached a server is edge evidence (loss), not a code path.
+    if ((idx.kind[i] === 3 || idx.kind[i] === 4) && idx.err[i] && serverChild[i] < 0) continue;
     const e = perOp.get(idx.op[i]);
     if (!e || e.total < MIN_NORMAL) continue;
     const normal = u === 0 || u === 3;

@@ -17,6 +17,8 @@ interface Knobs {
   cartSelf?: number;
   timeoutAt?: number; // ranking gives up on model after this many ms (client span errors)
   backgroundErrors?: boolean; // cart fails 30 % of the time, always
+  featuresLoss?: number; // probability a call to features is reset before reaching it
+  modelRevision?: string; // resource attribute config.revision of model
 }
 
 function system(k: (faulty: boolean) => Knobs, traces = 1500, seed = 1) {
@@ -33,7 +35,12 @@ function system(k: (faulty: boolean) => Knobs, traces = 1500, seed = 1) {
     ranking.parentSpanId = rankClient.spanId;
     out.push(rankClient, ranking);
     const fGap = (kn.featuresGap ?? 0.6) * (0.8 + 0.4 * r());
-    const features = call(out, t, ranking, 'features', ranking.startMs + rankSelf / 2, 4 * (0.8 + 0.4 * r()), fGap, { toHost: 'node-b' });
+    let features: Span;
+    if (r() < (kn.featuresLoss ?? 0)) {
+      // Connection reset: a failed client span, no server span, the peer named by attributes.
+      features = span({ traceId: t, parent: ranking, service: 'ranking', name: 'call features', kind: 3, start: ranking.startMs + rankSelf / 2, duration: 1, error: true, host: 'node-b', attributes: { 'peer.service': 'features' } });
+      out.push(features);
+    } else features = call(out, t, ranking, 'features', ranking.startMs + rankSelf / 2, 4 * (0.8 + 0.4 * r()), fGap, { toHost: 'node-b' });
     const mStart = features.startMs + features.durationMs + fGap / 2 + 0.2;
     const modelDur = (kn.modelSelf ?? 5) * (0.8 + 0.4 * r());
     const modelErr = r() < (kn.modelError ?? 0);
@@ -45,9 +52,10 @@ function system(k: (faulty: boolean) => Knobs, traces = 1500, seed = 1) {
     }
     const mc = span({ traceId: t, parent: ranking, service: 'ranking', name: 'call model', kind: 3, start: mStart, duration: clientDur, error: clientErr, host: 'node-b' });
     const ms = span({ traceId: t, parent: mc, service: 'model', name: 'infer', start: mStart + 0.3, duration: modelDur, error: modelErr, host: 'node-c' });
+    ms.resource = { 'config.revision': kn.modelRevision ?? 'r1' };
     out.push(mc, ms);
     ranking.durationMs = mc.startMs + mc.durationMs - ranking.startMs + rankSelf / 2;
-    ranking.status = clientErr ? 2 : 0;
+    ranking.status = clientErr || features.status === 2 ? 2 : 0;
     rankClient.durationMs = ranking.durationMs + 0.6;
     rankClient.status = ranking.status;
     root.durationMs = rankClient.startMs + rankClient.durationMs - start + 0.5;
@@ -146,6 +154,51 @@ describe('diagnose: traps', () => {
     expect(d.causes[0].kind).toBe('cpu');
     expect(d.causes[0].evidence.some((e) => e.type === 'host')).toBe(true);
     expect(d.causes[0].evidence.find((e) => e.type === 'metric')!.points!.length).toBeGreaterThan(3);
+  });
+
+  it('connection resets on the way to a service (no server span at all): the callee, kind loss', () => {
+    const d = diagnose(snap(system((f) => ({ featuresLoss: f ? 0.3 : 0 }))));
+    expect(d.causes[0].service).toBe('features');
+    expect(d.causes[0].kind).toBe('loss');
+    expect(d.causes.findIndex((c) => c.service === 'ranking')).not.toBe(0);
+  });
+
+  it('a timeout that fires while the callee answers in its normal time is the caller\'s configuration', () => {
+    // model is as fast as ever (5 +- 1 ms); ranking's timeout drops to 4.5 ms.
+    const d = diagnose(snap(system((f) => ({ timeoutAt: f ? 4.5 : 1000 }))));
+    expect(d.causes[0].service).toBe('ranking');
+    expect(d.causes[0].kind).toBe('config');
+    expect(d.causes[0].evidence.some((e) => /normal time/.test(e.title))).toBe(true);
+  });
+
+  it('a configuration change event (resource attribute) dates the change and names the service', () => {
+    const d = diagnose(snap(system((f) => ({ modelRevision: f ? 'r2' : 'r1', modelError: f ? 0.2 : 0 }))));
+    expect(d.anomaly.detected).toBe(true);
+    expect(Math.abs(d.anomaly.changeAtMs! - (T0 + FAULT))).toBeLessThanOrEqual(20_000);
+    expect(d.causes[0].service).toBe('model');
+    expect(d.causes[0].kind).toBe('config');
+    expect(d.causes[0].evidence.some((e) => /config\.revision changed r1 -> r2/.test(e.title))).toBe(true);
+  });
+
+  it('a memory leak that only the metrics show is detected from them and ranked with kind memory', () => {
+    const spans = system(() => ({}));
+    const metrics: MetricPoint[] = [];
+    for (let t = 0; t < WINDOW; t += 10_000) {
+      const wob = ((t / 10_000) % 3) - 1;
+      const leak = t >= FAULT ? (t - FAULT) / 1000 * 8e6 : 0; // 8 MB/s retained
+      for (const svc of ['frontend', 'cart', 'ranking', 'features', 'model']) {
+        metrics.push({ ...gauge('process.memory.usage', svc, `${svc}-1`, '', T0 + t, 9e7 + wob * 1e6 + (svc === 'cart' ? leak : 0)), unit: 'By' });
+        metrics.push(gauge('process.cpu.utilization', svc, `${svc}-1`, '', T0 + t, 0.1 + wob * 0.01));
+      }
+    }
+    expect(detectAnomaly(snap(spans, metrics)).detected).toBe(true);
+    const d = diagnose(snap(spans, metrics));
+    expect(d.anomaly.detected).toBe(true);
+    expect(d.causes[0].service).toBe('cart');
+    expect(d.causes[0].kind).toBe('memory');
+    // and steady metrics alone do not make an incident
+    const steady = metrics.map((m) => (m.service === 'cart' && m.name === 'process.memory.usage' ? { ...m, value: 9e7 + (m.timeMs % 3) * 1e5 } : m));
+    expect(detectAnomaly(snap(spans, steady)).detected).toBe(false);
   });
 
   it('explains deterministically', () => {
