@@ -8,6 +8,7 @@
 import type { AnomalyReport } from '../model/diagnosis';
 import type { MetricPoint, Snapshot, Span } from '../model/telemetry';
 import { seriesKey } from '../model/telemetry';
+import { metricCategory } from './metrics';
 import { quantileSorted, sortedCopy } from './stats';
 // Local copies of the model's enums: hot loops should not go through module getters.
 const K_CONSUMER = 5;
@@ -33,6 +34,7 @@ const MIN_RATE_SHIFT = 0.3;
 const Z_FLOOR = 3; // per-signal z below this adds nothing
 const Z_CAP = 12; // one loud series cannot outvote the rest alone
 const DETECT_THRESHOLD = 6;
+const ECHO_WEIGHT = 0.5; // weight of all but the strongest series in a split's strength
 
 function isEntrySpan(s: Span): boolean {
   return s.kind === K_SERVER || s.kind === K_CONSUMER || s.parentSpanId === '';
@@ -68,24 +70,33 @@ export function detectChange(snapshot: Snapshot, forceChangeAtMs?: number): Chan
   const { fromMs, toMs } = windowOf(snapshot);
   const bucketMs = bucketWidth(toMs - fromMs);
   const nb = Math.max(1, Math.ceil((toMs - fromMs) / bucketMs));
+  // Latency and errors per entry operation (a shift in the mix of operations is not a
+  // change of any of them); throughput per service at the roots.
   const series = new Map<string, Series>();
-  const get = (service: string) => {
-    let s = series.get(service);
-    if (!s) series.set(service, (s = newSeries(nb)));
+  const byService = new Map<string, Map<string, Series>>();
+  const get = (service: string, op: string) => {
+    let m = byService.get(service);
+    if (!m) byService.set(service, (m = new Map()));
+    let s = m.get(op);
+    if (!s) {
+      m.set(op, (s = newSeries(nb)));
+      series.set(service + '\u0000' + op, s);
+    }
     return s;
   };
+  const ROOTS = '\u0001roots';
   for (const sp of snapshot.spans) {
     if (!isEntrySpan(sp)) continue;
     let b = Math.floor((sp.startMs - fromMs) / bucketMs);
     if (b < 0 || b >= nb) continue;
-    const s = get(sp.service);
+    const s = get(sp.service, sp.name);
     const l = logDur(sp.durationMs);
     b += 1; // prefix-sum layout: bucket b lives at b+1
     s.cnt[b]++;
     s.sum[b] += l;
     s.sum2[b] += l * l;
     if (sp.status === S_ERROR || sp.exceptionCount > 0) s.err[b]++;
-    if (sp.parentSpanId === '') s.root[b]++;
+    if (sp.parentSpanId === '') get(sp.service, ROOTS).root[b]++;
   }
   let baselineMs = 0;
   const base = snapshot.baseline?.spans ?? [];
@@ -95,13 +106,13 @@ export function detectChange(snapshot: Snapshot, forceChangeAtMs?: number): Chan
       if (!isEntrySpan(sp)) continue;
       if (sp.startMs < bMin) bMin = sp.startMs;
       if (sp.startMs > bMax) bMax = sp.startMs;
-      const s = get(sp.service);
+      const s = get(sp.service, sp.name);
       const l = logDur(sp.durationMs);
       s.bCnt++;
       s.bSum += l;
       s.bSum2 += l * l;
       if (sp.status === S_ERROR || sp.exceptionCount > 0) s.bErr++;
-      if (sp.parentSpanId === '') s.bRoot++;
+      if (sp.parentSpanId === '') get(sp.service, ROOTS).bRoot++;
     }
     baselineMs = bMax > bMin ? bMax - bMin : 0;
   }
@@ -190,10 +201,13 @@ function splitScore(
   series: Map<string, Series>, k: number, nb: number, bucketMs: number, baselineMs: number,
   signals: AnomalyReport['signals'] | undefined, cap = Z_CAP,
 ): number {
-  let total = 0;
+  let total = 0, best = 0, throughput = 0;
   const combine = (zPre: number | undefined, zBase: number | undefined) =>
     zPre !== undefined && zBase !== undefined ? Math.min(zPre, zBase) : zPre !== undefined ? zPre : zBase !== undefined ? zBase * 0.5 : 0;
-  for (const [service, s] of series) {
+  for (const [key, s] of series) {
+    const cut = key.indexOf('\u0000');
+    const service = key.slice(0, cut), op = key.slice(cut + 1);
+    const operation = op.startsWith('\u0001') ? undefined : op;
     const nP = s.cnt[k], nA = s.cnt[nb] - s.cnt[k], nBase = s.bCnt;
     let svcScore = 0;
     if (nA >= 5 && nP + nBase >= 5) {
@@ -202,17 +216,19 @@ function splitScore(
       const mB = nBase ? s.bSum / nBase : 0, vB = nBase ? s.bSum2 / nBase - mB * mB : 0;
       const zLat = combine(nP >= 5 ? latencyZ(mA, vA, nA, mP, vP, nP) : undefined, nBase >= 5 ? latencyZ(mA, vA, nA, mB, vB, nBase) : undefined);
       if (zLat > Z_FLOOR) {
-        const sc = Math.min(cap, zLat) - Z_FLOOR;
+        // A speed-up is rarely an incident on its own (warm-up, cache fill): half weight.
+        const sc = (Math.min(cap, zLat) - Z_FLOOR) * (mA < (nP >= 5 ? mP : mB) ? 0.5 : 1);
         svcScore += sc;
         const before = nP >= 5 ? mP : mB;
-        signals?.push({ service, signal: 'latency', before: Math.exp(before), after: Math.exp(mA), score: sc });
+        signals?.push({ service, operation, signal: 'latency', before: Math.exp(before), after: Math.exp(mA), score: sc });
       }
       const pA = (s.err[nb] - s.err[k]) / nA, pP = nP ? s.err[k] / nP : 0, pB = nBase ? s.bErr / nBase : 0;
       const zErr = combine(nP >= 5 ? errorZ(pA, nA, pP, nP) : undefined, nBase >= 5 ? errorZ(pA, nA, pB, nBase) : undefined);
       if (zErr > Z_FLOOR) {
-        const sc = Math.min(cap, zErr) - Z_FLOOR;
+        // Errors appearing from (almost) nothing mean more than latency moving: 1.5x.
+        const sc = (Math.min(cap, zErr) - Z_FLOOR) * 1.5;
         svcScore += sc;
-        signals?.push({ service, signal: 'errors', before: nP >= 5 ? pP : pB, after: pA, score: sc });
+        signals?.push({ service, operation, signal: 'errors', before: nP >= 5 ? pP : pB, after: pA, score: sc });
       }
     }
     // Entry-point throughput (root spans per second), against the window before the split
@@ -224,13 +240,18 @@ function splitScore(
       const z = Math.abs(rA - rB) / Math.sqrt(rA / tA + rB / tB + 1e-9);
       if (z > Z_FLOOR) {
         const sc = Math.min(cap, z) - Z_FLOOR;
-        svcScore += sc;
+        throughput += sc;
         signals?.push({ service, signal: 'throughput', before: rB, after: rA, score: sc });
       }
     }
     total += svcScore;
+    if (svcScore > best) best = svcScore;
   }
-  return total;
+  // One slowdown shows in every service on its call path: the strongest series counts in
+  // full, the others half, so a chain of mild echoes is not an incident by itself.
+  // Load going up or down alone is not one either; it adds to a latency or error change.
+  const combined = best + ECHO_WEIGHT * (total - best);
+  return combined > 0 ? combined + 0.25 * throughput : 0;
 }
 
 export function detectAnomaly(snapshot: Snapshot): AnomalyReport {
@@ -312,15 +333,24 @@ export function signalsAt(snapshot: Snapshot, changeAtMs: number): AnomalyReport
  * Change point from gauge metrics, for faults the spans do not show (a memory leak, a hog):
  * per series, the split where the median of the points after it sits furthest from the
  * points before it, in robust spreads (median and IQR, with floors, as in metrics.ts). The
- * median after the split, not its maximum, so one spike is not a change. Strength = sum over
- * series of the spreads beyond 5 (capped at 20 each); a change needs 10.
+ * median after the split, not its maximum, so one spike is not a change. Resource series
+ * (cpu, memory, disk) only, at least 5 points before the split. Strength = sum over series
+ * of the spreads beyond 8 (capped at 30 each); a change needs 10.
  */
+const MIN_BEFORE_POINTS = 5; // medians of fewer points jump around
+const METRIC_Z = 8;
+const METRIC_Z_CAP = 30;
+
 export function metricChange(metrics: MetricPoint[], fromMs: number, toMs: number): { changeAtMs: number; strength: number } | undefined {
   const bucketMs = bucketWidth(toMs - fromMs);
   const nb = Math.max(1, Math.ceil((toMs - fromMs) / bucketMs));
   const groups = new Map<string, Array<[number, number]>>();
   for (const p of metrics) {
     if (p.kind !== 'gauge' && p.kind !== 'updowncounter') continue;
+    // Resource series only: latency and errors are the spans' job, and app-level gauges
+    // (queue depth, in-flight) move with every burst of load.
+    const cat = metricCategory(p.name);
+    if (cat !== 'cpu' && cat !== 'memory' && cat !== 'disk') continue;
     if (p.timeMs < fromMs || p.timeMs >= toMs || !Number.isFinite(p.value)) continue;
     const key = seriesKey(p);
     let g = groups.get(key);
@@ -329,7 +359,7 @@ export function metricChange(metrics: MetricPoint[], fromMs: number, toMs: numbe
   }
   const strength = new Float64Array(nb + 1);
   for (const pts of groups.values()) {
-    if (pts.length < 6) continue;
+    if (pts.length < MIN_BEFORE_POINTS + 3) continue;
     pts.sort((a, b) => a[0] - b[0]);
     const vals = pts.map((p) => p[1]);
     let best = 0, bestK = -1;
@@ -337,7 +367,7 @@ export function metricChange(metrics: MetricPoint[], fromMs: number, toMs: numbe
     for (let k = 1; k < nb; k++) {
       const at = fromMs + k * bucketMs;
       while (j < pts.length && pts[j][0] < at) j++;
-      if (j < 3 || pts.length - j < 3) continue;
+      if (j < MIN_BEFORE_POINTS || pts.length - j < 3) continue;
       const before = sortedCopy(vals.slice(0, j)), after = sortedCopy(vals.slice(j));
       const med = quantileSorted(before, 0.5);
       const iqr = quantileSorted(before, 0.75) - quantileSorted(before, 0.25);
@@ -348,7 +378,7 @@ export function metricChange(metrics: MetricPoint[], fromMs: number, toMs: numbe
         bestK = k;
       }
     }
-    if (bestK > 0 && best > 5) strength[bestK] += Math.min(20, best) - 5;
+    if (bestK > 0 && best > METRIC_Z) strength[bestK] += Math.min(METRIC_Z_CAP, best) - METRIC_Z;
   }
   // Series rarely agree to the bucket (a ramp peaks late): score a split with its neighbours.
   let bestK = -1, best = 0;
