@@ -4,6 +4,8 @@
 
 import { InvalidArgumentError, type Command } from 'commander';
 import type { ReplayResult } from '../incident/replay';
+import type { Diagnosis } from '../../model/diagnosis';
+import type { Snapshot } from '../../model/telemetry';
 
 // Loaded when the command runs: the analyzers are not needed to start the CLI for other commands.
 const replayModule = () => require('../incident/replay') as typeof import('../incident/replay');
@@ -15,20 +17,44 @@ export function register(program: Command): void {
     .argument('<incident-dir...>', 'incident folders')
     .option('--json', 'one JSON line per incident: {"incident","ranking":[{service,instance?,kind,score}],"ms"} or {"incident","error"}')
     .option('--top <n>', 'causes shown in the readable summary', (v) => parsePositiveInt(v, '--top'), 5)
-    .action(async (dirs: string[], opts: { json?: boolean; top: number }) => {
+    .option('--llm', 'run the optional LLM step (OPENAI_BASE_URL, OPENAI_API_KEY, FAULTLINE_LLM_MODEL); --json lines gain an "llm" object')
+    .action(async (dirs: string[], opts: { json?: boolean; top: number; llm?: boolean }) => {
       const { replayIncident, replayJsonLine } = replayModule();
       let failed = 0;
       for (const dir of dirs) {
-        const r = await replayIncident(dir);
+        const r = await replayIncident(dir, opts.llm ? { explain: llmExplain() } : {});
         for (const w of r.warnings) process.stderr.write(`faultline: warning: ${w}\n`);
         if (r.error !== undefined) failed++;
-        process.stdout.write((opts.json ? replayJsonLine(r) : formatReplay(r, opts.top)) + '\n');
+        const line = opts.json ? replayJsonLine(r) : formatReplay(r, opts.top);
+        process.stdout.write((opts.llm ? withLlm(line, r, !!opts.json) : line) + '\n');
       }
       if (failed > 0) {
         if (!opts.json) process.stderr.write(`faultline: ${failed} of ${dirs.length} incident(s) could not be replayed\n`);
         process.exitCode = 1;
       }
     });
+}
+
+// The LLM step (llm/, issue 6): configured from the agent config / env, never required.
+function llmExplain() {
+  const llm = require('../../llm') as typeof import('../../llm');
+  const { loadConfig } = require('../config') as typeof import('../config');
+  let config: import('../../llm').LlmConfig;
+  try {
+    config = llm.llmConfigFromAgent(loadConfig().llm);
+  } catch {
+    config = llm.llmConfigFromEnv(process.env); // a broken config file must not stop a replay
+  }
+  return (d: Diagnosis, snapshot: Snapshot) => llm.maybeExplain(d, llm.snapshotReader(snapshot), config);
+}
+
+function withLlm(line: string, r: ReplayResult, json: boolean): string {
+  if (r.error !== undefined || !r.diagnosis) return line;
+  const { llmSummary } = require('../../llm') as typeof import('../../llm');
+  const summary = llmSummary(r.diagnosis);
+  if (!summary) return line;
+  if (json) return JSON.stringify({ ...JSON.parse(line), llm: summary });
+  return `${line}\n  llm: ${summary.note}${summary.explanation ? `\n  llm explanation: ${summary.explanation}` : ''}`;
 }
 
 export function parsePositiveInt(v: string, flag: string): number {

@@ -47,6 +47,8 @@ export interface ApiDeps {
   /** Health of the process's components (receivers, watcher, ...); the state's own is added. */
   health: () => ComponentHealth[];
   config: ApiConfig;
+  /** The optional LLM step for POST /api/v1/diagnoses {"llm": true}; from the environment when absent. */
+  llm?: import('../../llm').LlmConfig;
 }
 
 export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {

@@ -20,6 +20,8 @@ export interface RankingEntry {
 export interface ReplayOptions {
   /** Passed to the analyzer. */
   maxCauses?: number;
+  /** Optional step after the analyzer and before the truth is read (the LLM step, `--llm`). */
+  explain?: (diagnosis: Diagnosis, snapshot: Snapshot) => Promise<Diagnosis>;
   /** Minimum ranking length when the incident has that many services (contract: 5). */
   minRanking?: number;
 }
@@ -50,7 +52,8 @@ export async function replayIncident(dir: string, options: ReplayOptions = {}): 
     const loaded = await loadIncident(dir, { withoutTruth: true });
     warnings.push(...loaded.warnings);
     const { snapshot, meta } = loaded;
-    const diagnosis = diagnose(snapshot, { id: meta.id, nowMs: snapshot.toMs, maxCauses: options.maxCauses });
+    const deterministic = diagnose(snapshot, { id: meta.id, nowMs: snapshot.toMs, maxCauses: options.maxCauses });
+    const diagnosis = options.explain ? await options.explain(deterministic, snapshot) : deterministic;
     const services = servicesOf(snapshot);
     const ranking = toRanking(diagnosis, services, options.minRanking ?? 5);
     const ms = Math.round(performance.now() - started);

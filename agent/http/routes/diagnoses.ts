@@ -2,6 +2,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { diagnose } from '../../../analyzers/index';
+import { llmConfigFromEnv, maybeExplain } from '../../../llm/index';
 import { newId } from '../../watch/ids';
 import { ApiError } from '../errors';
 import { errorResponses, pagingQuery, windowBodyProperties } from '../schemas';
@@ -61,7 +62,7 @@ export function registerDiagnosisRoutes(app: FastifyInstance, deps: ApiDeps): vo
     },
   );
 
-  app.post<{ Body: WindowRequest & { maxCauses?: number } }>(
+  app.post<{ Body: WindowRequest & { maxCauses?: number; llm?: boolean } }>(
     '/api/v1/diagnoses',
     {
       schema: {
@@ -72,7 +73,7 @@ export function registerDiagnosisRoutes(app: FastifyInstance, deps: ApiDeps): vo
         body: {
           type: 'object',
           additionalProperties: false,
-          properties: { ...windowBodyProperties, maxCauses: { type: 'integer', minimum: 1, maximum: 50 } },
+          properties: { ...windowBodyProperties, maxCauses: { type: 'integer', minimum: 1, maximum: 50 }, llm: { type: 'boolean' } },
         },
         response: { 201: { $ref: 'Diagnosis#' }, ...errorResponses(400, 401, 403, 413, 415, 422) },
       },
@@ -83,7 +84,9 @@ export function registerDiagnosisRoutes(app: FastifyInstance, deps: ApiDeps): vo
       if (snapshot.spans.length === 0 && snapshot.metrics.length === 0) {
         throw new ApiError(422, 'no_data', `no telemetry held between ${new Date(win.fromMs).toISOString()} and ${new Date(win.toMs).toISOString()}`);
       }
-      const diagnosis = diagnose(snapshot, { id: newId('dg'), nowMs: Date.now(), maxCauses: req.body.maxCauses });
+      let diagnosis = diagnose(snapshot, { id: newId('dg'), nowMs: Date.now(), maxCauses: req.body.maxCauses });
+      // Optional LLM step (llm/): never throws; on any failure the deterministic diagnosis stands with a note.
+      if (req.body.llm === true) diagnosis = await maybeExplain(diagnosis, deps.store, deps.llm ?? llmConfigFromEnv(process.env));
       deps.state.saveDiagnosis(diagnosis, 'api');
       deps.events.emit('diagnosis', { diagnosis, source: 'api' });
       reply.code(201).header('location', `/api/v1/diagnoses/${encodeURIComponent(diagnosis.id)}`);
