@@ -140,6 +140,8 @@ export async function startSidecar(config: FaultlineConfig, opts: ServeOptions =
       bodyLimitBytes: config.api.bodyLimitMiB * MiB,
       dataDir: config.dataDir,
     },
+    // Optional LLM step for POST /api/v1/diagnoses {"llm": true} (llm/, off unless configured).
+    llm: (require('../llm') as typeof import('../llm')).llmConfigFromAgent(config.llm),
   });
 
   // Mutating tuner routes are guarded by the API's own auth hook (token or loopback-only).
