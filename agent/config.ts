@@ -226,7 +226,7 @@ export function exampleConfigYaml(): string {
     '  http: { host: 127.0.0.1, port: 4318, maxBodyMiB: 8 }   # FAULTLINE_OTLP_HTTP_PORT',
     '  grpc: { enabled: true, host: 127.0.0.1, port: 4317 }   # FAULTLINE_OTLP_GRPC_PORT',
     '  # forward: { endpoint: http://collector:4318 }          # pass everything on upstream',
-    '  memorySoftLimitMiB: 512      # process RSS above this: refuse with 429/503 + Retry-After',
+    '  memorySoftLimitMiB: 512      # heap + buffers above this: refuse with 429/503 + Retry-After',
     'store: { windowMinutes: 15, budgetMiB: 160 }',
     'api: { host: 127.0.0.1, port: 7070 }   # token: FAULTLINE_TOKEN',
     'prometheus:',

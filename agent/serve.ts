@@ -57,7 +57,13 @@ export async function startSidecar(config: FaultlineConfig, opts: ServeOptions =
       maxQueueBytes: config.otlp.forward.maxQueueMiB * MiB,
     };
   }
-  const receiver = createOtlpReceiver(otlpConfig, store, { metrics, memoryUsedBytes: () => process.memoryUsage.rss(), log });
+  const receiver = createOtlpReceiver(otlpConfig, store, { metrics, // Heap + buffers, not RSS: Node rarely returns RSS to the system, so an RSS limit
+    // once crossed would refuse data forever; heap falls again after a collection.
+    memoryUsedBytes: () => {
+      const m = process.memoryUsage();
+      return m.heapUsed + m.external;
+    },
+    log });
 
   const components: Array<{ name: string; part: Component; required: boolean }> = [{ name: 'otlp', part: receiver, required: true }];
 

@@ -136,6 +136,8 @@ class ChunkedSeries<T, C extends Chunk<T>> {
   }
 }
 
+const MAX_CLOCK_SKEW_MS = 60_000;
+
 export class TelemetryStore implements TelemetrySink, TelemetryReader {
   private readonly spans: ChunkedSeries<Span, SpanColumns>;
   private readonly metrics: ChunkedSeries<MetricPoint, ObjectChunk>;
@@ -161,7 +163,9 @@ export class TelemetryStore implements TelemetrySink, TelemetryReader {
   }
 
   private enforceLimits(): void {
-    const newest = Math.max(this.spans.newestMs, this.metrics.newestMs);
+    // One span stamped far in the future (a bad clock, a bit flip) must not evict the whole
+    // window: data time counts only up to a little past the wall clock.
+    const newest = Math.min(Math.max(this.spans.newestMs, this.metrics.newestMs), Date.now() + MAX_CLOCK_SKEW_MS);
     if (Number.isFinite(newest)) {
       this.spans.evictBefore(newest - this.options.windowMs);
       this.metrics.evictBefore(newest - this.options.windowMs);

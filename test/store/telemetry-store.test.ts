@@ -91,3 +91,13 @@ describe('TelemetryStore', () => {
     expect(store.estimatedBytes() / 40_000).toBeLessThan(120);
   });
 });
+
+describe('TelemetryStore clock skew', () => {
+  it('does not let one far-future span evict the window', () => {
+    const store = new TelemetryStore({ windowMs: 5 * 60_000, chunkSize: 2 });
+    const now = Date.now();
+    for (let i = 0; i < 10; i++) store.consumeSpans([span(now - 10_000 + i * 1000)]);
+    store.consumeSpans([span(now + 365 * 86_400_000)]);
+    expect(store.stats().spans).toBe(11);
+  });
+});
