@@ -4,6 +4,8 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { createHostCollector, defaultHostCollectorConfig } from '../collectors/host';
 import { createOtlpReceiver, defaultOtlpReceiverConfig } from '../collectors/otlp';
 import { createPrometheusScraper, defaultPrometheusScrapeConfig } from '../collectors/prometheus';
@@ -59,10 +61,7 @@ export async function startSidecar(config: FaultlineConfig, opts: ServeOptions =
   }
   const receiver = createOtlpReceiver(otlpConfig, store, { metrics, // Heap + buffers, not RSS: Node rarely returns RSS to the system, so an RSS limit
     // once crossed would refuse data forever; heap falls again after a collection.
-    memoryUsedBytes: () => {
-      const m = process.memoryUsage();
-      return m.heapUsed + m.external;
-    },
+    memoryUsedBytes: () => heapInUse(otlpConfig.limits.memorySoftLimitBytes),
     log });
 
   const components: Array<{ name: string; part: Component; required: boolean }> = [{ name: 'otlp', part: receiver, required: true }];
@@ -188,6 +187,29 @@ export async function startSidecar(config: FaultlineConfig, opts: ServeOptions =
     fs.renameSync(tmp, opts.readyFile);
   }
   return { addresses, store, stop: stopAll };
+}
+
+// Like the OTel Collector's memory_limiter: when over the limit, force a collection (at most
+// once a second) before refusing, since refused requests allocate too little to trigger one
+// and the limiter would otherwise stay shut after the load is gone.
+let forceGc: (() => void) | undefined;
+let lastForcedGcMs = 0;
+function heapInUse(limitBytes: number): number {
+  const measure = () => {
+    const m = process.memoryUsage();
+    return m.heapUsed + m.external;
+  };
+  let used = measure();
+  if (used > limitBytes && Date.now() - lastForcedGcMs > 1000) {
+    if (!forceGc) {
+      v8.setFlagsFromString('--expose-gc');
+      forceGc = vm.runInNewContext('gc') as () => void;
+    }
+    lastForcedGcMs = Date.now();
+    forceGc();
+    used = measure();
+  }
+  return used;
 }
 
 function hostForUrl(address: string): string {

@@ -30,7 +30,7 @@ export interface OverloadOptions {
 }
 
 export const DEFAULT_OVERLOAD: OverloadOptions = {
-  memorySoftLimitMiB: 200,
+  memorySoftLimitMiB: 60,
   storeBudgetMiB: 16,
   maxInflightMiB: 2,
   detectionIntervalSeconds: 5,
