@@ -123,9 +123,10 @@ export async function runOverload(partial: Partial<OverloadOptions> = {}): Promi
     const mib = (b: number) => +(b / 1048576).toFixed(1);
     const recIntervals = recover.intervals.map((i) => ({ ok: i.ok, r429: i.r429, r503: i.r503, errors: i.errors }));
     const firstOk = recover.intervals.findIndex((i) => i.ok > 0);
-    // Recovered: the second half of the low-load phase was all accepted.
+    // Recovered: in the second half of the low-load phase nothing was refused and calls were
+    // accepted (a request still in flight at an interval's end is neither).
     const tail = recover.intervals.slice(Math.floor(recover.intervals.length / 2)).filter((i) => i.requests > 0);
-    const recovered = tail.length > 0 && tail.every((i) => i.ok === i.requests);
+    const recovered = tail.length > 0 && tail.every((i) => i.r429 + i.r503 + i.errors === 0) && tail.some((i) => i.ok > 0);
     const limitBytes = o.memorySoftLimitMiB * 1048576;
 
     const result: OverloadResult = {
