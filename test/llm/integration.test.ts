@@ -1,7 +1,6 @@
 // The LLM step where users reach it: `faultline replay ... --llm --json` (a real CLI child
 // process) and POST /api/v1/diagnoses {"llm": true}, against the fake OpenAI-protocol server.
 
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,9 +13,9 @@ import { loadIncident } from '../../agent/incident/reader';
 import type { LlmRecord } from '../../llm';
 import { startFakeOpenAI, type FakeRequest, type FakeServer, type Reply } from './fake-openai-server';
 import { testConfig } from './helpers';
+import { runFaultline } from '../helpers/run-faultline';
 
 const ROOT = path.join(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'faultline.cjs');
 const INCIDENT = path.join('fixtures', 'incidents', 'sim-cpu-ranker');
 
 /** A model that agrees with the top candidate, citing its first evidence id from the packet. */
@@ -36,23 +35,9 @@ function agreeing(req: FakeRequest): Reply {
   };
 }
 
-function faultline(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const clean = { ...process.env };
-    for (const k of ['OPENAI_BASE_URL', 'OPENAI_API_KEY', 'FAULTLINE_LLM_MODEL', 'FAULTLINE_LLM', 'FAULTLINE_CONFIG']) delete clean[k];
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+// The LLM settings come only from each test, never from the developer's environment.
+const faultline = (args: string[], env: NodeJS.ProcessEnv) =>
+  runFaultline(args, { env, unset: ['OPENAI_BASE_URL', 'OPENAI_API_KEY', 'FAULTLINE_LLM_MODEL', 'FAULTLINE_LLM', 'FAULTLINE_CONFIG'] });
 
 const servers: FakeServer[] = [];
 afterEach(async () => {

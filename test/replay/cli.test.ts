@@ -2,7 +2,6 @@
 // process, over the committed fixture incidents (fixtures/incidents, simulated by
 // bench/simulate-incidents.ts), parsing what it prints.
 
-import { spawn } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -11,9 +10,9 @@ import { gunzipSync } from 'node:zlib';
 import { FAULT_KINDS } from '../../model/diagnosis';
 import { loadIncident } from '../../agent/incident/reader';
 import { startSidecar, type Sidecar } from '../api/helpers';
+import { runFaultline } from '../helpers/run-faultline';
 
 const ROOT = path.join(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'faultline.cjs');
 const FIXTURES = path.join(ROOT, 'fixtures', 'incidents');
 
 /**
@@ -35,19 +34,7 @@ interface Run {
 }
 
 function faultline(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runFaultline(args, { env });
 }
 
 const jsonLines = (stdout: string) =>

@@ -1,30 +1,14 @@
 // `faultline import nezha`: a small dataset in Nezha's layout (rca_data/<day>/..., 
 // construct_data/<day>/trace) written here, imported by the real CLI, then replayed.
 
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadIncident } from '../../agent/incident/reader';
+import { runFaultline } from '../helpers/run-faultline';
 
-const ROOT = path.join(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'faultline.cjs');
 
-function faultline(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const faultline = (args: string[]) => runFaultline(args);
 
 const DAY = '2023-01-29';
 const PODS = {
