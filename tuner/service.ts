@@ -439,32 +439,8 @@ export class TunerService {
         if (this.killSwitch) return this.finish('rolled-back', 'kill switch pressed during the trial (already reverted)', why, { previous, requested: config, limited, applied, instances, canary, before: summary(before), after: summary(result.m) });
       }
       const effective = applied[canary];
-      if (result.failed.length) {
-        const touched = Object.keys(applied);
-        const reverted = await this.applyAll(touched, previous).catch((e: Error) => ({ error: { message: e.message } }) as unknown as Record<string, Config>);
-        this.lastChangeMs = this.clock();
-        const regimeChanged = result.failed.some((f) => f.startsWith('regime changed'));
-        // A regime change says nothing about the config: discard instead of learning from it.
-        if (st && !regimeChanged) st.optimizer.tell(this.observation(effective, result.m, true));
-        return this.finish('rolled-back', `rolled back: ${result.failed.join('; ')}`, why, {
-          previous,
-          requested: config,
-          limited,
-          applied,
-          instances,
-          canary,
-          before: summary(before, this.objectiveOf(previous, before)),
-          after: summary(result.m, this.objectiveOf(effective, result.m)),
-          checks: result.failed,
-          reverted,
-        });
-      }
-      if (st) {
-        st.optimizer.tell(this.observation(effective, result.m));
-        st.lastToldKey = st.optimizer.space.key(effective);
-      }
-      this.keptChanges.push({ previous, applied: effective, timeMs: this.clock() });
-      return this.finish('kept', why.reason, why, {
+      // What the audit record says of this trial, whichever way it ends.
+      const trial = {
         previous,
         requested: config,
         limited,
@@ -473,8 +449,22 @@ export class TunerService {
         canary,
         before: summary(before, this.objectiveOf(previous, before)),
         after: summary(result.m, this.objectiveOf(effective, result.m)),
-        checks: ['all checks passed'],
-      });
+      };
+      if (result.failed.length) {
+        const touched = Object.keys(applied);
+        const reverted = await this.applyAll(touched, previous).catch((e: Error) => ({ error: { message: e.message } }) as unknown as Record<string, Config>);
+        this.lastChangeMs = this.clock();
+        const regimeChanged = result.failed.some((f) => f.startsWith('regime changed'));
+        // A regime change says nothing about the config: discard instead of learning from it.
+        if (st && !regimeChanged) st.optimizer.tell(this.observation(effective, result.m, true));
+        return this.finish('rolled-back', `rolled back: ${result.failed.join('; ')}`, why, { ...trial, checks: result.failed, reverted });
+      }
+      if (st) {
+        st.optimizer.tell(this.observation(effective, result.m));
+        st.lastToldKey = st.optimizer.space.key(effective);
+      }
+      this.keptChanges.push({ previous, applied: effective, timeMs: this.clock() });
+      return this.finish('kept', why.reason, why, { ...trial, checks: ['all checks passed'] });
     } finally {
       this.trialRunning = false;
     }
