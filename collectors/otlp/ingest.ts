@@ -79,8 +79,8 @@ export class IngestCore {
   }
 
   /**
-   * The memory gauge, sampled at most every MEMORY_SAMPLE_MS: process.memoryUsage.rss() costs
-   * ~10 µs (a /proc read), too much to pay on every small request.
+   * The memory gauge, sampled at most every MEMORY_SAMPLE_MS: process.memoryUsage() costs
+   * ~10 µs (it reads /proc for RSS), too much to pay on every small request.
    */
   private memoryUsed(): number {
     if (!this.deps.memoryUsedBytes) return 0;
