@@ -8,7 +8,8 @@
 // total variation distance (0 = the same behaviour, 1 = nothing in common); a service's
 // score is its largest distance over operations seen >= 3 times in both.
 // It also prints where the true service ranks on that score, on the median change of its
-// entry latency, and on its entry-call rate per trace. This is a diagnostic of the data, not
+// entry latency, on its entry-call rate per trace, and on the largest robust change of its
+// metric series (3 fault minutes vs the baseline's fault-free minutes, |x - median| / IQR). This is a diagnostic of the data, not
 // of the analyzer: it reads the truth, and must never feed anything back into analyzers/.
 
 import * as path from 'node:path';
@@ -100,8 +101,8 @@ function rankOf(scores: Map<string, number>, service: string): number {
 
 const root = process.argv[2] ?? path.resolve(__dirname, '../../shared/datasets/nezha-trainticket');
 let unchanged = 0, codeLevel = 0;
-const ranks: Record<string, number[]> = { structure: [], latency: [], rate: [] };
-console.log('incident                                   truth                      own-structure TV  rank(structure) rank(latency) rank(rate) services');
+const ranks: Record<string, number[]> = { structure: [], latency: [], rate: [], metrics: [] };
+console.log('incident                                   truth                      own-structure TV  rank(structure) rank(latency) rank(rate) rank(metrics) services');
 for (const fault of listNezhaFaults(root)) {
   if (fault.type !== 'exception' && fault.type !== 'return') continue;
   const inc = loadNezhaIncident(root, fault);
@@ -119,12 +120,31 @@ for (const fault of listNezhaFaults(root)) {
     rate.set(s, Math.abs(Math.log(ra / rb)));
   }
   const truth = inc.truth.service;
+  const metricShift = new Map<string, number>();
+  const normal = new Map<string, number[]>();
+  for (const m of inc.baseline?.metrics ?? []) if (m.service) push(normal, `${m.service}|${m.name}`, m.value);
+  const changed = new Map<string, number[]>();
+  for (const m of inc.metrics) if (m.service && m.timeMs >= injectMs && m.timeMs < injectMs + 180_000) push(changed, `${m.service}|${m.name}`, m.value);
+  for (const [key, post] of changed) {
+    const pre = (normal.get(key) ?? []).filter(Number.isFinite);
+    if (pre.length < 5) continue;
+    const sorted = [...pre].sort((a, b) => a - b);
+    const mid = median(sorted), iqr = sorted[Math.floor(sorted.length * 0.75)] - sorted[Math.floor(sorted.length * 0.25)];
+    const score = Math.max(...post.filter(Number.isFinite).map((v) => Math.abs(v - mid))) / (iqr + Math.abs(mid) * 0.01 + 1e-9);
+    const service = key.slice(0, key.indexOf('|'));
+    metricShift.set(service, Math.max(metricShift.get(service) ?? 0, Number.isFinite(score) ? score : 0));
+  }
   const tv = structure.get(truth) ?? 0;
   codeLevel++;
   if (tv === 0) unchanged++;
-  const r = { structure: rankOf(structure, truth), latency: rankOf(latency, truth), rate: rankOf(rate, truth) };
+  const r = { structure: rankOf(structure, truth), latency: rankOf(latency, truth), rate: rankOf(rate, truth), metrics: rankOf(metricShift, truth) };
   for (const k of Object.keys(r) as Array<keyof typeof r>) ranks[k].push(r[k]);
-  console.log(`${inc.id.padEnd(43)}${truth.padEnd(27)}${tv.toFixed(2).padStart(16)}${String(r.structure).padStart(17)}${String(r.latency).padStart(14)}${String(r.rate).padStart(11)}${String(services.size).padStart(9)}`);
+  console.log(`${inc.id.padEnd(43)}${truth.padEnd(27)}${tv.toFixed(2).padStart(16)}${String(r.structure).padStart(17)}${String(r.latency).padStart(14)}${String(r.rate).padStart(11)}${String(r.metrics).padStart(14)}${String(services.size).padStart(9)}`);
+}
+function push(m: Map<string, number[]>, k: string, v: number): void {
+  const a = m.get(k);
+  if (a) a.push(v);
+  else m.set(k, [v]);
 }
 const top1 = (a: number[]) => a.filter((x) => x === 1).length;
 console.log(`\ncode-level incidents: ${codeLevel}; faulty service's own call structure identical to the baseline in ${unchanged}`);
