@@ -16,6 +16,9 @@ export class SelfMetrics {
   readonly storeItems = new Gauge({ name: 'faultline_store_items', help: 'Items held in the telemetry store', labelNames: ['signal'], registers: [this.registry] });
   readonly storeBytes = new Gauge({ name: 'faultline_store_estimated_bytes', help: 'Estimated bytes held by the telemetry store', registers: [this.registry] });
   readonly storeEvicted = new Gauge({ name: 'faultline_store_evicted_items', help: 'Items evicted from the store since start (window or budget)', labelNames: ['signal'], registers: [this.registry] });
+  /** LLM steps by outcome ('applied' or the fallback reason) and the tokens they used. */
+  readonly llmSteps = new Counter({ name: 'faultline_llm_steps_total', help: 'LLM explanation steps by outcome (applied or fallback reason)', labelNames: ['outcome'], registers: [this.registry] });
+  readonly llmTokens = new Counter({ name: 'faultline_llm_tokens_total', help: 'Tokens used by LLM steps', registers: [this.registry] });
   readonly componentUp = new Gauge({ name: 'faultline_component_up', help: '1 when a component is healthy, 0 when degraded or failed', labelNames: ['component'], registers: [this.registry] });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {

@@ -125,6 +125,19 @@ export async function startSidecar(config: FaultlineConfig, opts: ServeOptions =
     });
   }
 
+  // The optional LLM step (POST /api/v1/diagnoses {"llm": true}): a broken endpoint shows
+  // here and in faultline_llm_steps_total, and only the explanation is lost.
+  const llm = require('../llm') as typeof import('../llm');
+  const llmConfig = llm.llmConfigFromAgent(config.llm);
+  const llmAccount = new llm.LlmAccount(llmConfig);
+  components.push({ name: 'llm', required: false, part: { start: async () => undefined, stop: async () => undefined, health: () => llmAccount.health() } });
+  const onLlmStep = (record: unknown) => {
+    const outcome = llmAccount.record(record);
+    if (outcome) metrics.llmSteps.inc({ outcome });
+    const tokens = (record as { usage?: { totalTokens?: number } } | undefined)?.usage?.totalTokens ?? 0;
+    if (tokens > 0) metrics.llmTokens.inc(tokens);
+  };
+
   const failedToStart: ComponentHealth[] = [];
   const health = (): ComponentHealth[] => {
     const all = [...failedToStart];
@@ -145,8 +158,8 @@ export async function startSidecar(config: FaultlineConfig, opts: ServeOptions =
       bodyLimitBytes: config.api.bodyLimitMiB * MiB,
       dataDir: config.dataDir,
     },
-    // Optional LLM step for POST /api/v1/diagnoses {"llm": true} (llm/, off unless configured).
-    llm: (require('../llm') as typeof import('../llm')).llmConfigFromAgent(config.llm),
+    llm: llmConfig,
+    onLlmStep,
   });
 
   // Mutating tuner routes are guarded by the API's own auth hook (token or loopback-only).

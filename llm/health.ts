@@ -16,16 +16,17 @@ export class LlmAccount {
 
   constructor(private readonly config: LlmConfig) {}
 
-  /** Records the outcome carried by a diagnosis returned from maybeExplain. */
-  record(llm: unknown, nowMs = Date.now()): void {
+  /** Records the outcome carried by a diagnosis returned from maybeExplain; returns it as a label ('applied' or the fallback reason). */
+  record(llm: unknown, nowMs = Date.now()): string | undefined {
     const r = llm as LlmRecord | undefined;
-    if (!r || typeof r !== 'object' || !('status' in r)) return;
+    if (!r || typeof r !== 'object' || !('status' in r)) return undefined;
     this.runs++;
     this.totalTokens += r.usage?.totalTokens ?? 0;
     this.totalCost += r.usage?.cost ?? 0;
     if (r.status === 'applied') {
       this.applied++;
       this.consecutiveFailures = 0;
+      return 'applied';
     } else {
       const reason = r.reason ?? 'unknown';
       this.fallbacks[reason] = (this.fallbacks[reason] ?? 0) + 1;
@@ -33,6 +34,7 @@ export class LlmAccount {
         this.consecutiveFailures++;
         this.lastFailure = { atMs: nowMs, message: r.note };
       }
+      return reason;
     }
   }
 

@@ -49,6 +49,8 @@ export interface ApiDeps {
   config: ApiConfig;
   /** The optional LLM step for POST /api/v1/diagnoses {"llm": true}; from the environment when absent. */
   llm?: import('../../llm').LlmConfig;
+  /** Called with `diagnosis.llm` after every LLM step, so serve can keep the llm component's health and metrics. */
+  onLlmStep?: (record: unknown) => void;
 }
 
 export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {

@@ -3,7 +3,9 @@
 //   same data dir every acknowledged incident is listed, its folder is complete (as many spans
 //   as acknowledged), and nothing half-written is listed;
 // - an unreachable forwarding upstream and scrape target degrade only themselves: ingest and
-//   the API keep working, and /readyz and faultline_component_up say which part is down.
+//   the API keep working, and /readyz and faultline_component_up say which part is down;
+// - an unreachable LLM endpoint loses only the explanation: diagnoses still answer, and /readyz
+//   and faultline_llm_steps_total say why.
 
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -166,4 +168,31 @@ test('an unreachable forwarding upstream and scrape target degrade only themselv
   // The API still answers.
   expect((await fetch(`${sc.api}/api/v1/diagnoses`)).status).toBe(200);
   expect((await fetch(`${sc.api}/healthz`)).status).toBe(200);
+});
+
+test('an unreachable LLM endpoint loses only the explanation, visibly in /readyz and /metrics', async () => {
+  const port = await closedPort();
+  const sc = await start({
+    configYaml: ['llm:', '  enabled: true', `  baseURL: "http://127.0.0.1:${port}/v1"`, '  apiKey: "sk-test"', '  model: "any"', '  timeoutSeconds: 2', ''].join('\n'),
+  });
+  const before = (await (await fetch(`${sc.api}/readyz`)).json()) as { components: Array<{ component: string; status: string }> };
+  expect(before.components.find((c) => c.component === 'llm')?.status).toBe('ok');
+  await sendSpans(sc, 5);
+  for (let i = 0; i < 3; i++) {
+    const res = await fetch(`${sc.api}/api/v1/diagnoses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ lastMinutes: 10, llm: true }) });
+    // The deterministic diagnosis stands, with the failure noted on it.
+    expect(res.status).toBe(201);
+    const d = (await res.json()) as { causes: unknown[]; llm?: { status: string; reason?: string } };
+    expect(d.llm).toMatchObject({ status: 'fallback', reason: 'call_failed' });
+  }
+  const res = await fetch(`${sc.api}/readyz`);
+  expect(res.status).toBe(200);
+  const ready = (await res.json()) as { components: Array<{ component: string; status: string; message?: string }> };
+  const llm = ready.components.find((c) => c.component === 'llm');
+  expect(llm?.status).toBe('degraded');
+  expect(llm?.message).toMatch(/failed/i);
+  for (const core of ['otlp-http', 'state', 'watcher']) expect(ready.components.find((c) => c.component === core)?.status).toBe('ok');
+  const metrics = await (await fetch(`${sc.api}/metrics`)).text();
+  expect(/^faultline_llm_steps_total\{outcome="call_failed"\} 3$/m.test(metrics)).toBe(true);
+  expect(/^faultline_component_up\{component="llm"\} 0$/m.test(metrics)).toBe(true);
 });

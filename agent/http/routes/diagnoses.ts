@@ -86,7 +86,10 @@ export function registerDiagnosisRoutes(app: FastifyInstance, deps: ApiDeps): vo
       }
       let diagnosis = diagnose(snapshot, { id: newId('dg'), nowMs: Date.now(), maxCauses: req.body.maxCauses });
       // Optional LLM step (llm/): never throws; on any failure the deterministic diagnosis stands with a note.
-      if (req.body.llm === true) diagnosis = await maybeExplain(diagnosis, deps.store, deps.llm ?? llmConfigFromEnv(process.env));
+      if (req.body.llm === true) {
+        diagnosis = await maybeExplain(diagnosis, deps.store, deps.llm ?? llmConfigFromEnv(process.env));
+        deps.onLlmStep?.(diagnosis.llm);
+      }
       deps.state.saveDiagnosis(diagnosis, 'api');
       deps.events.emit('diagnosis', { diagnosis, source: 'api' });
       reply.code(201).header('location', `/api/v1/diagnoses/${encodeURIComponent(diagnosis.id)}`);
