@@ -1,5 +1,5 @@
 // How much trace evidence do the Nezha code-level faults leave in the faulty service itself?
-//   npx tsx bench/nezha-signal.ts [nezhaRoot]
+//   npx tsx bench/nezha-signal.ts [nezhaRoot] [--reference baseline|window]
 //
 // For every incident, per service: each entry span of the service (its parent is in another
 // service, or none) is summarized as the ordered list of what happens inside it (its own
@@ -99,7 +99,9 @@ function rankOf(scores: Map<string, number>, service: string): number {
   return ordered.indexOf(service) + 1;
 }
 
-const root = process.argv[2] ?? path.resolve(__dirname, '../../shared/datasets/nezha-trainticket');
+const args = process.argv.slice(2);
+const useWindowReference = args.includes('--reference') && args[args.indexOf('--reference') + 1] === 'window';
+const root = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--reference') ?? path.resolve(__dirname, '../../shared/datasets/nezha-trainticket');
 let unchanged = 0, codeLevel = 0;
 const ranks: Record<string, number[]> = { structure: [], latency: [], rate: [], metrics: [] };
 console.log('incident                                   truth                      own-structure TV  rank(structure) rank(latency) rank(rate) rank(metrics) services');
@@ -109,7 +111,11 @@ for (const fault of listNezhaFaults(root)) {
   const injectMs = Date.parse(inc.truth.start);
   // Skip the first 20 s: the fault takes effect on requests that start after it.
   const after = profiles(inc.spans.filter((s) => s.startMs >= injectMs + 20_000));
-  const before = profiles(inc.baseline?.spans ?? []);
+  // The reference: the fault-free baseline recording, or (--reference window) the part of the
+  // window before the injection, same day and load; incidents with < 1000 such spans are skipped.
+  const preInjection = inc.spans.filter((s) => s.startMs < injectMs);
+  if (useWindowReference && preInjection.length < 1000) continue;
+  const before = profiles(useWindowReference ? preInjection : inc.baseline?.spans ?? []);
   const services = new Set([...after.byService.keys(), ...before.byService.keys()]);
   const structure = new Map<string, number>(), latency = new Map<string, number>(), rate = new Map<string, number>();
   for (const s of services) {
@@ -147,5 +153,5 @@ function push(m: Map<string, number[]>, k: string, v: number): void {
   else m.set(k, [v]);
 }
 const top1 = (a: number[]) => a.filter((x) => x === 1).length;
-console.log(`\ncode-level incidents: ${codeLevel}; faulty service's own call structure identical to the baseline in ${unchanged}`);
+console.log(`\nreference: ${useWindowReference ? 'the window before the injection' : 'the baseline recording'}; code-level incidents: ${codeLevel}; faulty service's own call structure identical to the reference in ${unchanged}`);
 for (const [k, a] of Object.entries(ranks)) console.log(`truth ranked first by ${k.padEnd(9)}: ${top1(a)}/${a.length}; median rank ${median(a)}`);
