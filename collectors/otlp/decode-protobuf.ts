@@ -364,27 +364,40 @@ function readSpan(r: Reader, end: number, res: ResourceContext, out: SpanBuilder
   out.add(res, raw);
 }
 
-function readScopeSpans(r: Reader, end: number, res: ResourceContext, out: SpanBuilder): void {
-  let pi = 0;
+/**
+ * The repeated messages in field 2 of a ScopeSpans / ScopeMetrics (its spans or metrics),
+ * each read in place by `readItem`, with errors located as `field[i]`.
+ */
+function readScopeItems(r: Reader, end: number, field: string, readItem: (r: Reader, end: number, index: number) => void): void {
+  let i = 0;
   while (r.pos < end) {
     const tag = r.uint32();
     if (tag >>> 3 === 2) {
-      if ((tag & 7) !== WT_LEN) throw wrongWire('spans', tag & 7, WT_LEN);
+      if ((tag & 7) !== WT_LEN) throw wrongWire(field, tag & 7, WT_LEN);
       const e = lenEnd(r, end);
-      out.pi = pi;
       try {
-        readSpan(r, e, res, out);
+        readItem(r, e, i);
       } catch (err) {
-        throw located(err, `spans[${pi}]`);
+        throw located(err, `${field}[${i}]`);
       }
       r.pos = e;
-      pi++;
+      i++;
     } else skip(r, tag & 7, tag >>> 3, end);
   }
 }
 
-/** Resource may follow its scopes on the wire: remember where scopes are, read them after. */
-function readResourceSpans(r: Reader, end: number, out: SpanBuilder): void {
+/**
+ * A ResourceSpans / ResourceMetrics: the resource (field 1) and its scopes (field 2). The
+ * resource may follow its scopes on the wire, so scope positions are remembered and the
+ * scopes read after it, each by `readScope` with the resource's context.
+ */
+function readResourceScopes(
+  r: Reader,
+  end: number,
+  signal: 'traces' | 'metrics',
+  scopeField: string,
+  readScope: (r: Reader, end: number, res: ResourceContext, index: number) => void,
+): void {
   let attrs: Attributes = {};
   const scopes: number[] = [];
   while (r.pos < end) {
@@ -400,23 +413,32 @@ function readResourceSpans(r: Reader, end: number, out: SpanBuilder): void {
       }
       r.pos = e;
     } else if (f === 2) {
-      if ((tag & 7) !== WT_LEN) throw wrongWire('scopeSpans', tag & 7, WT_LEN);
+      if ((tag & 7) !== WT_LEN) throw wrongWire(scopeField, tag & 7, WT_LEN);
       const e = lenEnd(r, end);
       scopes.push(r.pos, e);
       r.pos = e;
     } else skip(r, tag & 7, f, end);
   }
-  const res = resourceContext(attrs, 'traces');
+  const res = resourceContext(attrs, signal);
   for (let i = 0; i < scopes.length; i += 2) {
     r.pos = scopes[i];
-    out.si = i / 2;
     try {
-      readScopeSpans(r, scopes[i + 1], res, out);
+      readScope(r, scopes[i + 1], res, i / 2);
     } catch (err) {
-      throw located(err, `scopeSpans[${i / 2}]`);
+      throw located(err, `${scopeField}[${i / 2}]`);
     }
   }
   r.pos = end;
+}
+
+function readResourceSpans(r: Reader, end: number, out: SpanBuilder): void {
+  readResourceScopes(r, end, 'traces', 'scopeSpans', (r, e, res, si) => {
+    out.si = si;
+    readScopeItems(r, e, 'spans', (r, e, pi) => {
+      out.pi = pi;
+      readSpan(r, e, res, out);
+    });
+  });
 }
 
 function toBuffer(body: Uint8Array): Buffer {
@@ -624,58 +646,14 @@ function readMetric(r: Reader, end: number, res: ResourceContext, out: MetricBui
   r.pos = end;
 }
 
-function readScopeMetrics(r: Reader, end: number, res: ResourceContext, out: MetricBuilder): void {
-  let mi = 0;
-  while (r.pos < end) {
-    const tag = r.uint32();
-    if (tag >>> 3 === 2) {
-      if ((tag & 7) !== WT_LEN) throw wrongWire('metrics', tag & 7, WT_LEN);
-      const e = lenEnd(r, end);
-      out.mi = mi;
-      try {
-        readMetric(r, e, res, out);
-      } catch (err) {
-        throw located(err, `metrics[${mi}]`);
-      }
-      r.pos = e;
-      mi++;
-    } else skip(r, tag & 7, tag >>> 3, end);
-  }
-}
-
 function readResourceMetrics(r: Reader, end: number, out: MetricBuilder): void {
-  let attrs: Attributes = {};
-  const scopes: number[] = [];
-  while (r.pos < end) {
-    const tag = r.uint32();
-    const f = tag >>> 3;
-    if (f === 1) {
-      if ((tag & 7) !== WT_LEN) throw wrongWire('resource', tag & 7, WT_LEN);
-      const e = lenEnd(r, end);
-      try {
-        attrs = readResource(r, e);
-      } catch (err) {
-        throw located(err, 'resource');
-      }
-      r.pos = e;
-    } else if (f === 2) {
-      if ((tag & 7) !== WT_LEN) throw wrongWire('scopeMetrics', tag & 7, WT_LEN);
-      const e = lenEnd(r, end);
-      scopes.push(r.pos, e);
-      r.pos = e;
-    } else skip(r, tag & 7, f, end);
-  }
-  const res = resourceContext(attrs, 'metrics');
-  for (let i = 0; i < scopes.length; i += 2) {
-    r.pos = scopes[i];
-    out.si = i / 2;
-    try {
-      readScopeMetrics(r, scopes[i + 1], res, out);
-    } catch (err) {
-      throw located(err, `scopeMetrics[${i / 2}]`);
-    }
-  }
-  r.pos = end;
+  readResourceScopes(r, end, 'metrics', 'scopeMetrics', (r, e, res, si) => {
+    out.si = si;
+    readScopeItems(r, e, 'metrics', (r, e, mi) => {
+      out.mi = mi;
+      readMetric(r, e, res, out);
+    });
+  });
 }
 
 export function decodeMetricsProtobuf(body: Uint8Array): DecodeResult<MetricPoint> {
