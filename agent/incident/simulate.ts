@@ -104,7 +104,7 @@ interface Outcome {
 }
 
 /** mulberry32: tiny, fast, good enough for simulation, and reproducible. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -4,6 +4,7 @@
 
 import type { MetricPoint, Span, Attributes } from '../../model/telemetry';
 import { SpanKind, StatusCode } from '../../model/telemetry';
+import { prng } from '../../agent/incident/simulate';
 
 export interface RecsysOptions {
   seed: number;
@@ -15,17 +16,6 @@ export interface RecsysOptions {
   /** Extra attributes for every server span of a service (e.g. planted secrets). */
   extraAttributes?: (service: string, traceIndex: number) => Attributes;
   statusMessage?: (service: string, traceIndex: number) => string;
-}
-
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const hex = (rnd: () => number, n: number) => Array.from({ length: n }, () => Math.floor(rnd() * 16).toString(16)).join('');
