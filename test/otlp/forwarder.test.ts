@@ -116,16 +116,22 @@ test('passes bytes on unchanged (gzip and headers too), gRPC-received data as pr
   }
 });
 
-test('retries 503 with backoff until delivered; degraded meanwhile, ok after', async () => {
-  const up = await scriptedUpstream([503, 503]);
+/** An HTTP-only receiver forwarding to `forward.endpoint`, with its own metrics registry. */
+async function startForwardingReceiver(forward: { endpoint: string; timeoutMs: number; maxQueueBytes: number }) {
   const metrics = new SelfMetrics({ defaultMetrics: false });
   const rx = await startReceiver(
     (c) => {
       c.grpc.enabled = false;
-      c.forward = { endpoint: up.url, timeoutMs: 2000, maxQueueBytes: 1 << 20 };
+      c.forward = forward;
     },
     { metrics },
   );
+  return { rx, metrics };
+}
+
+test('retries 503 with backoff until delivered; degraded meanwhile, ok after', async () => {
+  const up = await scriptedUpstream([503, 503]);
+  const { rx, metrics } = await startForwardingReceiver({ endpoint: up.url, timeoutMs: 2000, maxQueueBytes: 1 << 20 });
   try {
     expect(await post(rx.http, req(2), PB)).toBe(200);
     await until(() => up.got.length >= 1);
@@ -145,15 +151,8 @@ test('upstream down: queue bounded, overflow counted as dropped, receiver unaffe
   const up = await scriptedUpstream();
   const deadUrl = up.url;
   await up.app.close(); // nothing listens there now
-  const metrics = new SelfMetrics({ defaultMetrics: false });
   const one = req(3).length;
-  const rx = await startReceiver(
-    (c) => {
-      c.grpc.enabled = false;
-      c.forward = { endpoint: deadUrl, timeoutMs: 500, maxQueueBytes: one * 3 };
-    },
-    { metrics },
-  );
+  const { rx, metrics } = await startForwardingReceiver({ endpoint: deadUrl, timeoutMs: 500, maxQueueBytes: one * 3 });
   try {
     for (let i = 0; i < 10; i++) expect(await post(rx.http, req(3), PB)).toBe(200);
     expect(rx.store.stats().spans).toBe(10);
@@ -168,14 +167,7 @@ test('upstream down: queue bounded, overflow counted as dropped, receiver unaffe
 
 test('upstream 400 is not retried: dropped as upstream_rejected', async () => {
   const up = await scriptedUpstream([400]);
-  const metrics = new SelfMetrics({ defaultMetrics: false });
-  const rx = await startReceiver(
-    (c) => {
-      c.grpc.enabled = false;
-      c.forward = { endpoint: up.url, timeoutMs: 2000, maxQueueBytes: 1 << 20 };
-    },
-    { metrics },
-  );
+  const { rx, metrics } = await startForwardingReceiver({ endpoint: up.url, timeoutMs: 2000, maxQueueBytes: 1 << 20 });
   try {
     expect(await post(rx.http, req(4), PB)).toBe(200);
     await until(() => forwarderHealth(rx).status === 'degraded');
