@@ -51,6 +51,14 @@ interface Series {
   bSum2: number;
   bErr: number;
   bRoot: number;
+  /**
+   * Prefix sums over buckets holding spans of the bucket's mean log duration, its square,
+   * and the number of such buckets: the bucket-to-bucket spread of latency (set only when
+   * the caller asks for between-bucket variance).
+   */
+  bm?: Float64Array;
+  bm2?: Float64Array;
+  bk?: Float64Array;
 }
 
 function newSeries(nb: number): Series {
@@ -65,6 +73,16 @@ function logDur(d: number): number {
   return Math.log(d > 0.01 ? d : 0.01);
 }
 
+/** A named series of the detector, in iteration order. */
+interface NamedSeries {
+  service: string;
+  /** undefined: the service's root-span (throughput) series. */
+  operation: string | undefined;
+  s: Series;
+}
+
+const ROOTS = '\u0001roots';
+
 /** `forceChangeAtMs`: skip the search and report the signals at that split. */
 export function detectChange(snapshot: Snapshot, forceChangeAtMs?: number): ChangeDetection {
   const { fromMs, toMs } = windowOf(snapshot);
@@ -72,7 +90,7 @@ export function detectChange(snapshot: Snapshot, forceChangeAtMs?: number): Chan
   const nb = Math.max(1, Math.ceil((toMs - fromMs) / bucketMs));
   // Latency and errors per entry operation (a shift in the mix of operations is not a
   // change of any of them); throughput per service at the roots.
-  const series = new Map<string, Series>();
+  const series: NamedSeries[] = [];
   const byService = new Map<string, Map<string, Series>>();
   const get = (service: string, op: string) => {
     let m = byService.get(service);
@@ -80,11 +98,10 @@ export function detectChange(snapshot: Snapshot, forceChangeAtMs?: number): Chan
     let s = m.get(op);
     if (!s) {
       m.set(op, (s = newSeries(nb)));
-      series.set(service + '\u0000' + op, s);
+      series.push({ service, operation: op === ROOTS ? undefined : op, s });
     }
     return s;
   };
-  const ROOTS = '\u0001roots';
   for (const sp of snapshot.spans) {
     if (!isEntrySpan(sp)) continue;
     let b = Math.floor((sp.startMs - fromMs) / bucketMs);
@@ -116,21 +133,108 @@ export function detectChange(snapshot: Snapshot, forceChangeAtMs?: number): Chan
     }
     baselineMs = bMax > bMin ? bMax - bMin : 0;
   }
-  const hasBaseline = baselineMs > 0;
-  for (const s of series.values()) {
-    for (let b = 1; b <= nb; b++) {
-      s.cnt[b] += s.cnt[b - 1];
-      s.sum[b] += s.sum[b - 1];
-      s.sum2[b] += s.sum2[b - 1];
-      s.err[b] += s.err[b - 1];
-      s.root[b] += s.root[b - 1];
-    }
+  for (const { s } of series) toPrefixSums(s, nb);
+  return searchSplit(series, fromMs, nb, bucketMs, baselineMs, { forceChangeAtMs });
+}
+
+function toPrefixSums(s: Series, nb: number): void {
+  for (let b = 1; b <= nb; b++) {
+    s.cnt[b] += s.cnt[b - 1];
+    s.sum[b] += s.sum[b - 1];
+    s.sum2[b] += s.sum2[b - 1];
+    s.err[b] += s.err[b - 1];
+    s.root[b] += s.root[b - 1];
   }
+}
+
+/**
+ * Per-bucket sums of entry spans for one series, oldest bucket first, as the live store
+ * keeps them (agent/store/operation-aggregates.ts): count, sum and sum of squares of
+ * log(duration ms) (durations under 0.01 ms count as 0.01), failed spans (status ERROR or an
+ * exception event) and root spans. `operation` undefined: the service's root-span series.
+ */
+export interface BucketedSeries {
+  service: string;
+  operation?: string;
+  cnt: ArrayLike<number>;
+  sumLog: ArrayLike<number>;
+  sumLog2: ArrayLike<number>;
+  err: ArrayLike<number>;
+  roots: ArrayLike<number>;
+}
+
+/** Buckets of width bucketMs from fromMs to toMs (a whole number of buckets). */
+export interface BucketedWindow {
+  fromMs: number;
+  toMs: number;
+  bucketMs: number;
+  series: BucketedSeries[];
+}
+
+export interface SeriesDetectOptions {
+  forceChangeAtMs?: number;
+  /**
+   * Least number of buckets after a split (default: as detectChange, max(2, 5 % of the
+   * buckets)). A live watcher raises it so a blip of a bucket or two is not a change.
+   */
+  minAfterBuckets?: number;
+  /**
+   * Judge a latency shift also against how much the mean moves from bucket to bucket
+   * before the split, not only against the spread of single spans. Spans of one bucket are
+   * not independent (load bursts, GC, a busy neighbour on the machine move them together),
+   * so with many spans a few seconds of such noise would look certain. Off by default (as
+   * detectChange on a snapshot); the live watcher turns it on.
+   */
+  bucketVariance?: boolean;
+}
+
+/**
+ * detectChange over pre-aggregated buckets instead of spans: O(series x buckets), however
+ * many spans they count. Same tests and thresholds as on a snapshot with the same buckets.
+ */
+export function detectChangeInSeries(w: BucketedWindow, options: SeriesDetectOptions = {}): ChangeDetection {
+  const bucketMs = w.bucketMs;
+  const nb = Math.max(1, Math.round((w.toMs - w.fromMs) / bucketMs));
+  const series: NamedSeries[] = [];
+  for (const x of w.series) {
+    const s = newSeries(nb);
+    const n = Math.min(nb, x.cnt.length);
+    for (let b = 0; b < n; b++) {
+      s.cnt[b + 1] = x.cnt[b];
+      s.sum[b + 1] = x.sumLog[b];
+      s.sum2[b + 1] = x.sumLog2[b];
+      s.err[b + 1] = x.err[b];
+      s.root[b + 1] = x.roots[b];
+    }
+    if (options.bucketVariance) {
+      const bm = new Float64Array(nb + 1), bm2 = new Float64Array(nb + 1), bk = new Float64Array(nb + 1);
+      for (let b = 1; b <= nb; b++) {
+        const c = s.cnt[b];
+        const m = c > 0 ? s.sum[b] / c : 0;
+        bm[b] = bm[b - 1] + m;
+        bm2[b] = bm2[b - 1] + m * m;
+        bk[b] = bk[b - 1] + (c > 0 ? 1 : 0);
+      }
+      s.bm = bm;
+      s.bm2 = bm2;
+      s.bk = bk;
+    }
+    toPrefixSums(s, nb);
+    series.push({ service: x.service, operation: x.operation, s });
+  }
+  return searchSplit(series, w.fromMs, nb, bucketMs, 0, options);
+}
+
+function searchSplit(
+  series: NamedSeries[], fromMs: number, nb: number, bucketMs: number, baselineMs: number, options: SeriesDetectOptions,
+): ChangeDetection {
+  const hasBaseline = baselineMs > 0;
   // Candidate splits: at least 2 buckets after; without a baseline at least 3 before.
   const minBefore = hasBaseline ? 0 : Math.max(3, Math.floor(nb * 0.1));
-  const minAfter = Math.max(2, Math.floor(nb * 0.05));
+  const minAfter = Math.max(2, Math.floor(nb * 0.05), options.minAfterBuckets ?? 0);
   let bestK = -1, bestScore = 0;
-  if (forceChangeAtMs !== undefined) {
+  if (options.forceChangeAtMs !== undefined) {
+    const forceChangeAtMs = options.forceChangeAtMs;
     const k = Math.min(nb, Math.max(0, Math.round((forceChangeAtMs - fromMs) / bucketMs)));
     const signals: AnomalyReport['signals'] = [];
     const strength = splitScore(series, k, nb, bucketMs, baselineMs, signals);
@@ -179,10 +283,23 @@ function windowOf(snapshot: Snapshot): { fromMs: number; toMs: number } {
 }
 
 /** Two-sample z on log latency, 0 when the shift is below the minimum effect size. */
-function latencyZ(mA: number, vA: number, nA: number, mN: number, vN: number, nN: number): number {
+function latencyZ(mA: number, vA: number, nA: number, mN: number, vN: number, nN: number, between2 = 0): number {
   const d = mA - mN;
   if (Math.abs(d) < MIN_LOG_LATENCY_SHIFT) return 0;
-  return Math.abs(d) / Math.sqrt(Math.max(0.01, vN) / nN + Math.max(0.01, vA) / nA);
+  return Math.abs(d) / Math.sqrt(Math.max(Math.max(0.01, vN) / nN + Math.max(0.01, vA) / nA, between2));
+}
+
+/**
+ * Squared standard error of "after minus before" from the spread of bucket means before
+ * the split (0 when unknown or fewer than 3 such buckets).
+ */
+function betweenBuckets2(s: Series, k: number, nb: number): number {
+  if (!s.bm || !s.bm2 || !s.bk) return 0;
+  const kP = s.bk[k], kA = s.bk[nb] - s.bk[k];
+  if (kP < 3 || kA < 1) return 0;
+  const m = s.bm[k] / kP;
+  const v = Math.max(0, (s.bm2[k] / kP - m * m) * (kP / (kP - 1)));
+  return v * (1 / kA + 1 / kP);
 }
 
 function errorZ(pA: number, nA: number, pN: number, nN: number): number {
@@ -198,23 +315,20 @@ function errorZ(pA: number, nA: number, pN: number, nN: number): number {
  * it only has the baseline and counts half.
  */
 function splitScore(
-  series: Map<string, Series>, k: number, nb: number, bucketMs: number, baselineMs: number,
+  series: NamedSeries[], k: number, nb: number, bucketMs: number, baselineMs: number,
   signals: AnomalyReport['signals'] | undefined, cap = Z_CAP,
 ): number {
   let total = 0, best = 0, throughput = 0;
   const combine = (zPre: number | undefined, zBase: number | undefined) =>
     zPre !== undefined && zBase !== undefined ? Math.min(zPre, zBase) : zPre !== undefined ? zPre : zBase !== undefined ? zBase * 0.5 : 0;
-  for (const [key, s] of series) {
-    const cut = key.indexOf('\u0000');
-    const service = key.slice(0, cut), op = key.slice(cut + 1);
-    const operation = op.startsWith('\u0001') ? undefined : op;
+  for (const { service, operation, s } of series) {
     const nP = s.cnt[k], nA = s.cnt[nb] - s.cnt[k], nBase = s.bCnt;
     let svcScore = 0;
     if (nA >= 5 && nP + nBase >= 5) {
       const mA = (s.sum[nb] - s.sum[k]) / nA, vA = (s.sum2[nb] - s.sum2[k]) / nA - mA * mA;
       const mP = nP ? s.sum[k] / nP : 0, vP = nP ? s.sum2[k] / nP - mP * mP : 0;
       const mB = nBase ? s.bSum / nBase : 0, vB = nBase ? s.bSum2 / nBase - mB * mB : 0;
-      const zLat = combine(nP >= 5 ? latencyZ(mA, vA, nA, mP, vP, nP) : undefined, nBase >= 5 ? latencyZ(mA, vA, nA, mB, vB, nBase) : undefined);
+      const zLat = combine(nP >= 5 ? latencyZ(mA, vA, nA, mP, vP, nP, betweenBuckets2(s, k, nb)) : undefined, nBase >= 5 ? latencyZ(mA, vA, nA, mB, vB, nBase) : undefined);
       if (zLat > Z_FLOOR) {
         // A speed-up is rarely an incident on its own (warm-up, cache fill): half weight.
         const sc = (Math.min(cap, zLat) - Z_FLOOR) * (mA < (nP >= 5 ? mP : mB) ? 0.5 : 1);
@@ -265,6 +379,18 @@ export function detectAnomaly(snapshot: Snapshot): AnomalyReport {
   if (!mc) return report;
   const hasBaseline = (snapshot.baseline?.spans.length ?? 0) + (snapshot.baseline?.metrics.length ?? 0) > 0;
   return { detected: true, changeAtMs: mc.changeAtMs, baselineSource: hasBaseline ? 'baseline' : 'pre-change', signals: [] };
+}
+
+/**
+ * detectAnomaly over pre-aggregated buckets (the live watcher): the spans' change, else a
+ * change of the resource gauges in [w.fromMs, w.toMs).
+ */
+export function detectAnomalyInSeries(w: BucketedWindow, metrics: MetricPoint[], options: SeriesDetectOptions = {}): ChangeDetection {
+  const det = detectChangeInSeries(w, options);
+  if (det.detected || metrics.length === 0 || options.forceChangeAtMs !== undefined) return det;
+  const mc = metricChange(metrics, w.fromMs, w.toMs);
+  if (!mc) return det;
+  return { detected: true, changeAtMs: mc.changeAtMs, baselineSource: 'pre-change', signals: [], strength: mc.strength, bucketMs: det.bucketMs };
 }
 
 /**

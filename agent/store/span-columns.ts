@@ -171,8 +171,28 @@ export class SpanColumns {
   traceIdOf(i: number): string {
     return this.traces.values[this.traceIdx[i]];
   }
+  /** Index of the span's trace id in this chunk's dictionary (0 .. traceCount() - 1). */
+  traceIndexOf(i: number): number {
+    return this.traceIdx[i];
+  }
+  traceCount(): number {
+    return this.traces.values.length;
+  }
   statusOf(i: number): number {
     return this.statuses[i];
+  }
+  kindOf(i: number): number {
+    return this.kinds[i];
+  }
+  durationOf(i: number): number {
+    return this.durations[i];
+  }
+  exceptionsOf(i: number): number {
+    return this.exceptions[i];
+  }
+  isRoot(i: number): boolean {
+    const odd = this.oddIds.get(i);
+    return odd ? odd.parentSpanId === '' : this.hasParent[i] === 0;
   }
 
   /** A cache for get(): parsed attribute sets, valid for one pass over this chunk. */

@@ -6,6 +6,7 @@
 import type { ConsumeResult, TelemetrySink } from '../../model/sink';
 import type { MetricQuery, SpanQuery, StoreStats, TelemetryReader } from '../../model/store';
 import type { MetricPoint, Snapshot, Span } from '../../model/telemetry';
+import { OperationAggregates } from './operation-aggregates';
 import { type ParseCache, SpanColumns } from './span-columns';
 
 export interface TelemetryStoreOptions {
@@ -138,9 +139,21 @@ class ChunkedSeries<T, C extends Chunk<T>> {
 
 const MAX_CLOCK_SKEW_MS = 60_000;
 
+/** FNV-1a over the string's char codes, unsigned 32 bits: a trace id's place in the sample. */
+function hash32(str: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < str.length; i++) {
+    h ^= str.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
 export class TelemetryStore implements TelemetrySink, TelemetryReader {
   private readonly spans: ChunkedSeries<Span, SpanColumns>;
   private readonly metrics: ChunkedSeries<MetricPoint, ObjectChunk>;
+  /** Running per-operation aggregates kept on ingest (operationAggregates()). */
+  private readonly aggregates: OperationAggregates[] = [];
   readonly options: Required<TelemetryStoreOptions>;
 
   constructor(options: Partial<TelemetryStoreOptions> = {}) {
@@ -152,6 +165,10 @@ export class TelemetryStore implements TelemetrySink, TelemetryReader {
 
   consumeSpans(spans: Span[]): ConsumeResult {
     this.spans.append(spans);
+    if (this.aggregates.length) {
+      const now = Date.now();
+      for (const a of this.aggregates) a.add(spans, now);
+    }
     this.enforceLimits();
     return { ok: true, accepted: spans.length, rejected: 0 };
   }
@@ -177,6 +194,57 @@ export class TelemetryStore implements TelemetrySink, TelemetryReader {
       const evicted = so <= mo ? this.spans.evictOldest() : this.metrics.evictOldest();
       if (!evicted) break;
     }
+  }
+
+  /**
+   * Per-(service, operation) bucketed sums of entry spans, kept up to date on every
+   * consumeSpans from now on and filled from the spans held now (one pass over the columns,
+   * no Span objects). One set per bucket width: a second call with the same width returns
+   * the same object. Evicting spans does not remove them from the aggregates: those cover
+   * their own horizon.
+   */
+  operationAggregates(bucketMs: number, horizonMs: number): OperationAggregates {
+    const have = this.aggregates.find((a) => a.bucketMs === bucketMs && a.horizonMs >= horizonMs);
+    if (have) return have;
+    const agg = new OperationAggregates({ bucketMs, horizonMs });
+    const now = Date.now();
+    for (const c of this.spans.chunks) {
+      for (let i = 0; i < c.length; i++) {
+        if (!(c.kindOf(i) === 2 || c.kindOf(i) === 5 || c.isRoot(i))) continue;
+        agg.addFields(c.serviceOf(i), c.nameOf(i), c.kindOf(i), c.isRoot(i), c.startOf(i), c.durationOf(i), c.statusOf(i) === 2 || c.exceptionsOf(i) > 0, now);
+      }
+    }
+    this.aggregates.push(agg);
+    return agg;
+  }
+
+  /**
+   * A snapshot of [fromMs, toMs) with at most about maxSpans spans: when more are held, whole
+   * traces are kept or left out together (by a hash of the trace id), so what is kept is a
+   * uniform sample of traces with their call structure intact. Metrics are kept whole.
+   * Returns the fraction of traces kept as `sampled`.
+   */
+  sampledSnapshot(fromMs: number, toMs: number, maxSpans: number): Snapshot & { sampled: number } {
+    let n = 0;
+    this.spans.forEachInRange(fromMs, toMs, () => void n++);
+    if (n <= maxSpans) return { ...this.snapshot(fromMs, toMs), sampled: 1 };
+    const keep = maxSpans / n;
+    const threshold = Math.floor(keep * 0x100000000);
+    const spans: Span[] = [];
+    let cacheOf: SpanColumns | undefined;
+    let cache: ParseCache | undefined;
+    let kept: Int8Array = new Int8Array(0); // per trace index of the chunk: 0 unknown, 1 keep, -1 drop
+    this.spans.forEachInRange(fromMs, toMs, (c, i) => {
+      if (cacheOf !== c) {
+        cacheOf = c;
+        cache = c.newParseCache();
+        kept = new Int8Array(c.traceCount());
+      }
+      const t = c.traceIndexOf(i);
+      if (kept[t] === 0) kept[t] = hash32(c.traceIdOf(i)) < threshold ? 1 : -1;
+      if (kept[t] === 1) spans.push(c.get(i, cache));
+    });
+    return { fromMs, toMs, spans, metrics: this.queryMetrics({ fromMs, toMs }), sampled: keep };
   }
 
   /** Bytes held, as estimated; the receiver compares this to its limits to shed load. */

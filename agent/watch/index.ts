@@ -1,17 +1,31 @@
 // The live detection loop: every intervalMs, look at the last windowMs of the store for a
 // change in behaviour; when there is one not diagnosed yet, diagnose it, persist the
-// anomaly and the diagnosis, publish both, and (autoRecord) keep the window as an incident
-// folder so it can be replayed later.
+// anomaly and the diagnosis, publish both, and (autoRecord) keep the diagnosed window as an
+// incident folder so it can be replayed later.
+//
+// A look costs O(operations x buckets), not O(spans): the store keeps running per-operation
+// bucketed sums of entry spans on ingest (agent/store/operation-aggregates.ts) and detection
+// runs on those (analyzers/detect.ts detectAnomalyInSeries). Span objects are materialized
+// only to diagnose a detected change, once per change, from a trace sample of at most
+// maxDiagnosisSpans spans.
+//
+// After a change (diagnosed, or a recovery) the next look starts a little after it: "normal"
+// for a new change is the behaviour since the last one, so a second fault while the first
+// is still in the window is found against it, and a recovery does not hide the next fault.
 //
 // "Now" is the newest telemetry time the store holds, not the wall clock, so the same loop
 // works on live traffic and on a store fed from a recording.
 
 import path from 'node:path';
-import { detectAnomaly, diagnose } from '../../analyzers/index';
+import { diagnose } from '../../analyzers/index';
+import { bucketWidth, detectAnomalyInSeries, type ChangeDetection } from '../../analyzers/detect';
 import type { Component, ComponentHealth } from '../../model/component';
+import type { AnomalyReport } from '../../model/diagnosis';
 import type { TelemetryReader } from '../../model/store';
-import { recordIncident } from '../incident/record';
+import type { Snapshot } from '../../model/telemetry';
+import { writeIncident } from '../incident/writer';
 import { incidentsDir, INCIDENTS_SUBDIR, type AnomalyRecord, type StateStore } from '../state/index';
+import type { OperationAggregates } from '../store/operation-aggregates';
 import type { EventBus } from './events';
 import { newId } from './ids';
 
@@ -24,18 +38,35 @@ export interface WatchConfig {
   /** How much recent telemetry each look covers, ms (default 600000). */
   windowMs: number;
   /**
-   * A change within cooldownMs (data time) of the last diagnosed change is the same
-   * incident and is not diagnosed again (default 300000).
+   * A change within cooldownMs (data time) of the last diagnosed change, moving the same
+   * signals the same way (sameIncident), is the same incident and is not diagnosed again
+   * (default 300000).
    */
   cooldownMs: number;
   /** Record each diagnosed window as an incident folder under <dataDir>/incidents/. */
   autoRecord: boolean;
+  /**
+   * A change must have lasted this long (data time) before it counts, so a blip (a GC pause,
+   * a burst on a shared machine) is not an incident. Default: 3 buckets of the window
+   * (the window has ~60 buckets, so 3 s for a 1-minute window, 30 s for 10 minutes).
+   */
+  minChangeMs?: number;
+  /** Judge latency shifts against the bucket-to-bucket spread too (analyzers/detect.ts); default true. */
+  bucketVariance?: boolean;
+  /** At most this many spans are materialized to diagnose a change (whole traces sampled). Default 100000. */
+  maxDiagnosisSpans?: number;
 }
 
 export const DEFAULT_WATCH_CONFIG: WatchConfig = { intervalMs: 5000, windowMs: 10 * 60_000, cooldownMs: 5 * 60_000, autoRecord: true };
 
+/** What the watcher needs of the store: the reader plus running aggregates and bounded snapshots (TelemetryStore). */
+export interface WatchedStore extends TelemetryReader {
+  operationAggregates(bucketMs: number, horizonMs: number): OperationAggregates;
+  sampledSnapshot(fromMs: number, toMs: number, maxSpans: number): Snapshot & { sampled: number };
+}
+
 export interface WatcherDeps {
-  store: TelemetryReader;
+  store: WatchedStore;
   state: StateStore;
   events: EventBus;
   dataDir: string;
@@ -45,66 +76,168 @@ export interface WatcherDeps {
 export interface Watcher extends Component {
   /** One look now (what the timer runs); resolves with the anomaly recorded, if any. Tests call it directly. */
   tick(): Promise<AnomalyRecord | undefined>;
+  /** What the last look decided, for tests and the soak (no span data). */
+  lastLook(): LookSummary | undefined;
+}
+
+export interface LookSummary {
+  atMs: number;
+  window?: { fromMs: number; toMs: number };
+  series: number;
+  outcome: 'no-new-data' | 'too-short' | 'quiet' | 'recovery' | 'same-incident' | 'diagnosed';
+  changeAtMs?: number;
+  strength?: number;
+  /** The strongest signals of the change found (up to 3). */
+  signals?: AnomalyReport['signals'];
+  lookMs: number;
+  diagnosisSpans?: number;
+}
+
+/**
+ * A change that is mostly things getting better (faster, fewer errors) is a recovery: the
+ * end of an incident, not a new one. Its worsening latency/error signals alone, weighted as
+ * the detector weights them (the strongest in full, the others half), would not reach the
+ * detection threshold (6). Throughput never decides; metric-only changes carry no signals
+ * and are not recoveries.
+ */
+export function isRecovery(report: Pick<AnomalyReport, 'signals'>): boolean {
+  const sli = report.signals.filter((s) => s.signal === 'latency' || s.signal === 'errors');
+  if (sli.length === 0) return false;
+  const worse = sli.filter((s) => s.after > s.before).map((s) => s.score);
+  if (worse.length === 0) return true;
+  const best = Math.max(...worse);
+  const total = worse.reduce((a, b) => a + b, 0);
+  return best + 0.5 * (total - best) < RECOVERY_WORSE_LIMIT;
+}
+
+const RECOVERY_WORSE_LIMIT = 6;
+
+type Signal = AnomalyReport['signals'][number];
+const signalKey = (s: Signal) => `${s.service}\u0000${s.operation ?? ''}\u0000${s.signal}\u0000${s.after > s.before ? 'up' : 'down'}`;
+
+/**
+ * Whether `next`, found soon after the diagnosed change `prev`, is more of the same: its
+ * strongest signal is one of prev's strong ones (at least half prev's strongest score),
+ * moving the same way (a ramp, a slow transition), or both are metric-only changes. A
+ * different signal (errors at another service, latency somewhere else) is a new incident,
+ * however soon it comes.
+ */
+export function sameIncident(prev: Pick<AnomalyReport, 'signals'>, next: Pick<AnomalyReport, 'signals'>): boolean {
+  const p = prev.signals.filter((s) => s.signal !== 'throughput');
+  const n = next.signals.filter((s) => s.signal !== 'throughput');
+  if (p.length === 0 || n.length === 0) return p.length === n.length;
+  const top = n.reduce((a, b) => (b.score > a.score ? b : a));
+  const prevTop = Math.max(...p.map((s) => s.score));
+  const strong = new Set(p.filter((s) => s.score >= 0.5 * prevTop).map(signalKey));
+  return strong.has(signalKey(top));
 }
 
 export function createWatcher(deps: WatcherDeps): Watcher {
   const { store, state, events, dataDir } = deps;
   const config = { ...DEFAULT_WATCH_CONFIG, ...deps.config };
+  const bucketMs = bucketWidth(config.windowMs);
+  const minAfterBuckets = Math.max(2, Math.ceil((config.minChangeMs ?? 3 * bucketMs) / bucketMs));
+  const maxDiagnosisSpans = config.maxDiagnosisSpans ?? 100_000;
+  // Filled from what the store holds now, then kept up to date by the store on ingest.
+  const aggregates = store.operationAggregates(bucketMs, config.windowMs + bucketMs);
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | undefined;
   let stopped = true;
   let lastSeenNewestMs: number | undefined;
   let lastSeenCount = -1;
+  let last: LookSummary | undefined;
   // Survive restarts: the last diagnosed change is in the state.
-  let lastDiagnosedChangeAtMs: number | undefined = (() => {
-    const a = state.latestAnomaly();
-    return a ? (a.changeAtMs ?? a.window.toMs) : undefined;
-  })();
+  let lastDiagnosed: AnomalyRecord | undefined = state.latestAnomaly();
+  let lastDiagnosedChangeAtMs: number | undefined = lastDiagnosed ? (lastDiagnosed.changeAtMs ?? lastDiagnosed.window.toMs) : undefined;
+  // Looks start no earlier than this (data time): just after the last change seen.
+  let lookFromMs = -Infinity;
   let health: ComponentHealth = { component: 'watcher', status: 'disabled', message: 'not started' };
 
   async function tick(): Promise<AnomalyRecord | undefined> {
+    const t0 = performance.now();
+    const done = (l: Omit<LookSummary, 'atMs' | 'lookMs'>) => {
+      last = { atMs: Date.now(), lookMs: performance.now() - t0, ...l };
+    };
     const stats = store.stats();
     const range = store.timeRange();
     if (!range) return undefined;
     // Cheap when nothing changed: no new telemetry since the last look, nothing to do.
     const count = stats.spans + stats.evictedSpans + stats.metricPoints + stats.evictedMetricPoints;
-    if (range.toMs === lastSeenNewestMs && count === lastSeenCount) return undefined;
+    if (range.toMs === lastSeenNewestMs && count === lastSeenCount) {
+      done({ outcome: 'no-new-data', series: 0 });
+      return undefined;
+    }
     lastSeenNewestMs = range.toMs;
     lastSeenCount = count;
 
-    const toMs = range.toMs + 1;
-    const fromMs = Math.max(range.fromMs, toMs - config.windowMs);
-    const snapshot = store.snapshot(fromMs, toMs);
-    if (snapshot.spans.length === 0 && snapshot.metrics.length === 0) return undefined;
-    const report = detectAnomaly(snapshot);
-    if (!report.detected) return undefined;
-    const changeAtMs = report.changeAtMs;
+    // Whole buckets only: the one still filling (spans still arriving) is left out.
+    const toMs = Math.floor((range.toMs + 1) / bucketMs) * bucketMs;
+    const fromMs = Math.max(Math.ceil(range.fromMs / bucketMs) * bucketMs, toMs - config.windowMs, Math.ceil(lookFromMs / bucketMs) * bucketMs);
+    // Too short to hold a change: 3 buckets before it and minAfterBuckets after.
+    if (toMs - fromMs < (3 + minAfterBuckets) * bucketMs) {
+      done({ outcome: 'too-short', series: 0, window: { fromMs, toMs } });
+      return undefined;
+    }
+    const w = aggregates.window(fromMs, toMs);
+    const metrics = store.queryMetrics({ fromMs: w.fromMs, toMs: w.toMs });
+    if (w.series.length === 0 && metrics.length === 0) {
+      done({ outcome: 'quiet', series: 0, window: { fromMs, toMs } });
+      return undefined;
+    }
+    const det: ChangeDetection = detectAnomalyInSeries(w, metrics, { minAfterBuckets, bucketVariance: config.bucketVariance ?? true });
+    const { strength: _s, bucketMs: _b, ...report } = det;
+    void _s;
+    void _b;
+    if (!report.detected) {
+      done({ outcome: 'quiet', series: w.series.length, window: { fromMs: w.fromMs, toMs: w.toMs }, strength: det.strength });
+      return undefined;
+    }
     // A change with no time given counts as happening at the window's end.
-    const changeKey = changeAtMs ?? toMs;
-    if (lastDiagnosedChangeAtMs !== undefined && Math.abs(changeKey - lastDiagnosedChangeAtMs) < config.cooldownMs) {
+    const changeKey = report.changeAtMs ?? w.toMs;
+    const summary = { series: w.series.length, window: { fromMs: w.fromMs, toMs: w.toMs }, changeAtMs: changeKey, strength: det.strength, signals: report.signals.slice(0, 3) };
+    // From now on, normal is what came after this change.
+    const moveLookFrom = () => (lookFromMs = Math.max(lookFromMs, changeKey + bucketMs));
+    if (isRecovery(report)) {
+      moveLookFrom();
+      done({ outcome: 'recovery', ...summary });
+      return undefined;
+    }
+    if (lastDiagnosed && lastDiagnosedChangeAtMs !== undefined && Math.abs(changeKey - lastDiagnosedChangeAtMs) < config.cooldownMs && sameIncident(lastDiagnosed.report, report)) {
+      moveLookFrom();
+      done({ outcome: 'same-incident', ...summary });
       return undefined; // the same incident, already diagnosed
     }
 
-    const diagnosis = diagnose(snapshot, { id: newId('dg'), nowMs: Date.now() });
-    const anomaly: AnomalyRecord = { id: newId('an'), detectedAtMs: Date.now(), window: { fromMs, toMs }, report, diagnosisId: diagnosis.id };
-    if (changeAtMs !== undefined) anomaly.changeAtMs = changeAtMs;
+    // Diagnose on spans once: the detection window, as a sample of whole traces when large.
+    const snapshot = store.sampledSnapshot(w.fromMs, w.toMs, maxDiagnosisSpans);
+    const { sampled: _sampled, ...snap } = snapshot;
+    void _sampled;
+    const diagnosis = diagnose(snap, { id: newId('dg'), nowMs: Date.now() });
+    const anomaly: AnomalyRecord = { id: newId('an'), detectedAtMs: Date.now(), window: { fromMs: w.fromMs, toMs: w.toMs }, report, diagnosisId: diagnosis.id };
+    if (report.changeAtMs !== undefined) anomaly.changeAtMs = report.changeAtMs;
     state.saveDiagnosis(diagnosis, 'watch');
     state.saveAnomaly(anomaly);
+    lastDiagnosed = anomaly;
     lastDiagnosedChangeAtMs = changeKey;
+    moveLookFrom();
     events.emit('anomaly', anomaly);
     events.emit('diagnosis', { diagnosis, source: 'watch' });
+    done({ outcome: 'diagnosed', ...summary, diagnosisSpans: snap.spans.length });
 
     if (config.autoRecord) {
-      const id = `auto-${new Date(changeAtMs ?? toMs).toISOString().replace(/[:.]/g, '-')}-${diagnosis.id.slice(-6)}`;
+      // The incident folder holds exactly what was diagnosed, so a replay sees the same data.
+      const id = `auto-${new Date(changeKey).toISOString().replace(/[:.]/g, '-')}-${diagnosis.id.slice(-6)}`;
       const top = diagnosis.causes[0];
-      await recordIncident(store, fromMs, toMs, path.join(incidentsDir(dataDir), id), {
-        id,
-        description: `auto-recorded by the watcher: ${diagnosis.summary}`,
+      const sampledNote = snapshot.sampled < 1 ? ` (${(snapshot.sampled * 100).toFixed(1)} % of traces)` : '';
+      await writeIncident(path.join(incidentsDir(dataDir), id), {
+        meta: { id, description: `auto-recorded by the watcher${sampledNote}: ${diagnosis.summary}` },
+        spans: snap.spans,
+        metrics: snap.metrics,
       });
       state.saveIncident({
         id,
         createdAtMs: Date.now(),
-        window: { fromMs, toMs },
+        window: { fromMs: w.fromMs, toMs: w.toMs },
         dir: path.posix.join(INCIDENTS_SUBDIR, id),
         source: 'watch',
         description: top ? `suspected ${top.kind} at ${top.service}` : diagnosis.summary,
@@ -133,6 +266,7 @@ export function createWatcher(deps: WatcherDeps): Watcher {
 
   return {
     tick,
+    lastLook: () => last,
     async start() {
       if (!stopped) return;
       stopped = false;

@@ -25,6 +25,7 @@ const RECOVER_MS = Number(process.env.FAULTLINE_E2E_RECOVER_MS ?? 12_000);
   let load: LoadGenerator | undefined;
   let api: FaultlineApi;
   const results: string[] = [];
+  const injections: Array<{ scenario: string; atMs: number; clearedAtMs?: number }> = [];
   const rows: Array<Record<string, unknown>> = [];
   const onSigint = () => {
     killAllChildrenNow();
@@ -48,7 +49,12 @@ const RECOVER_MS = Number(process.env.FAULTLINE_E2E_RECOVER_MS ?? 12_000);
       process.stderr.write(`demo e2e results:\n${results.join('\n')}\n`);
       // Kept for comparison across runs as the analyzers change (test-artifacts/ is not committed).
       fs.mkdirSync(path.join(__dirname, '..', '..', 'test-artifacts'), { recursive: true });
-      fs.writeFileSync(path.join(__dirname, '..', '..', 'test-artifacts', 'demo-e2e.json'), JSON.stringify({ atMs: Date.now(), rows }, null, 2) + '\n');
+      fs.writeFileSync(path.join(__dirname, '..', '..', 'test-artifacts', 'demo-e2e.json'), JSON.stringify({ atMs: Date.now(), warmupMs: WARMUP_MS, injections, rows }, null, 2) + '\n');
+    }
+    if (process.env.FAULTLINE_E2E_KEEP && faultline) {
+      // The whole run as one incident folder, so the watcher's detection can be replayed offline.
+      await api.recordIncident({ lastMinutes: 15, id: 'whole-run', description: 'demo e2e: the whole run' }).catch((e: Error) => process.stderr.write(`recording the run failed: ${e.message}\n`));
+      process.stderr.write(`demo e2e data dir kept: ${dataDir}\n`);
     }
     await load?.stop().catch(() => undefined);
     await demo?.stop().catch(() => undefined);
@@ -64,6 +70,8 @@ const RECOVER_MS = Number(process.env.FAULTLINE_E2E_RECOVER_MS ?? 12_000);
         const target = demo!.find(sc.target);
         const injectAt = Date.now();
         await demo!.injectFault(sc.target, { ...sc.fault, durationSec: 120 });
+        const mark: { scenario: string; atMs: number; clearedAtMs?: number } = { scenario: sc.id, atMs: injectAt };
+        injections.push(mark);
         try {
           const r = await waitForDiagnosis(api, { afterMs: injectAt, timeoutMs: DETECT_TIMEOUT_MS });
           const top = r.diagnosis.causes[0];
@@ -82,6 +90,7 @@ const RECOVER_MS = Number(process.env.FAULTLINE_E2E_RECOVER_MS ?? 12_000);
           expect({ service: top?.service, kind: top?.kind }).toEqual({ service: target.service, kind: sc.fault.kind });
         } finally {
           await demo!.clearFaults();
+          mark.clearedAtMs = Date.now();
           await new Promise((res) => setTimeout(res, RECOVER_MS));
         }
       },

@@ -1,0 +1,205 @@
+// The live watcher on a real TelemetryStore fed in arrival order, ticking as the timer
+// would: detection runs on the store's running per-operation aggregates (not on snapshots),
+// stays silent on noisy but fault-free traffic, finds a sustained fault within seconds and
+// diagnoses it once, does not take a recovery for an incident, and still finds a different
+// fault that comes soon after the first.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { bucketWidth, detectChange, detectChangeInSeries } from '../../analyzers/detect';
+import { openStateStore, type StateStore } from '../../agent/state/index';
+import { TelemetryStore } from '../../agent/store/telemetry-store';
+import { createWatcher, EventBus, isRecovery, sameIncident, type WatchConfig } from '../../agent/watch/index';
+import type { Snapshot, Span } from '../../model/telemetry';
+import { call, rng, span, T0 } from '../analyzers/helpers';
+
+interface Phase {
+  /** Multiplies db's own time. */
+  dbSlow?: number;
+  /** Share of api requests that fail at api. */
+  apiErrors?: number;
+}
+
+/**
+ * frontend -> api -> db at `rate` requests/s for `seconds`. Every second all latencies move
+ * together by a random factor (load, GC, a busy neighbour: spans of one second are not
+ * independent), and `phase(t)` says what is wrong at second t.
+ */
+function traffic(seconds: number, rate: number, phase: (t: number) => Phase, seed = 7): Span[] {
+  const r = rng(seed);
+  const gauss = () => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
+  const out: Span[] = [];
+  for (let sec = 0; sec < seconds; sec++) {
+    const jitter = Math.exp(0.12 * gauss());
+    const p = phase(sec);
+    for (let i = 0; i < rate; i++) {
+      const start = T0 + sec * 1000 + (i + r()) * (1000 / rate);
+      const t = `${sec.toString(16).padStart(8, '0')}${i.toString(16).padStart(8, '0')}${Math.floor(r() * 2 ** 32).toString(16).padStart(16, '0')}`;
+      const root = span({ traceId: t, service: 'frontend', name: 'GET /home', start, duration: 0 });
+      out.push(root);
+      const apiFails = r() < (p.apiErrors ?? 0);
+      const dbSelf = 4 * (p.dbSlow ?? 1) * jitter * (0.7 + 0.6 * r());
+      const api = call(out, t, root, 'api', start + 0.5, 0, 0.4);
+      const db = call(out, t, api, 'db', api.startMs + 1 * jitter, dbSelf, 0.3);
+      api.durationMs = db.startMs + db.durationMs - api.startMs + 1.5 * jitter;
+      api.status = apiFails ? 2 : 0;
+      const apiClient = out.find((s) => s.spanId === api.parentSpanId)!;
+      apiClient.durationMs = api.durationMs + 0.4;
+      apiClient.status = api.status;
+      root.durationMs = apiClient.durationMs + 1;
+      root.status = api.status;
+    }
+  }
+  return out;
+}
+
+const DEMO_LIKE: WatchConfig = { intervalMs: 2000, windowMs: 60_000, cooldownMs: 60_000, autoRecord: false };
+
+let dirs: string[] = [];
+let states: StateStore[] = [];
+function freshState(): { dir: string; state: StateStore } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faultline-watch-'));
+  const state = openStateStore(dir);
+  dirs.push(dir);
+  states.push(state);
+  return { dir, state };
+}
+afterEach(() => {
+  for (const s of states) s.close();
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  dirs = [];
+  states = [];
+});
+
+/**
+ * Feeds spans in the order they would arrive (end + 0.5 s export delay), looks every 2 s of
+ * data time, and returns what was diagnosed, with the data time of each look.
+ */
+async function replay(spans: Span[], config: Partial<WatchConfig> = {}, store = new TelemetryStore({ windowMs: 15 * 60_000 }), state = freshState()) {
+  const events = new EventBus();
+  const watcher = createWatcher({ store, state: state.state, events, dataDir: state.dir, config: { ...DEMO_LIKE, ...config } });
+  const byArrival = spans.map((s) => ({ s, at: s.startMs + s.durationMs + 500 })).sort((a, b) => a.at - b.at);
+  const found: Array<{ atS: number; changeAtS: number; top: string; kind: string }> = [];
+  const outcomes: string[] = [];
+  let i = 0;
+  const end = byArrival[byArrival.length - 1].at;
+  for (let now = byArrival[0].at + 2000; now <= end + 2000; now += 2000) {
+    const batch: Span[] = [];
+    while (i < byArrival.length && byArrival[i].at <= now) batch.push(byArrival[i++].s);
+    store.consumeSpans(batch);
+    const a = await watcher.tick();
+    outcomes.push(watcher.lastLook()?.outcome ?? 'none');
+    if (a) {
+      const d = state.state.getDiagnosis(a.diagnosisId!)!;
+      found.push({ atS: (now - T0) / 1000, changeAtS: (a.changeAtMs! - T0) / 1000, top: d.causes[0]?.service, kind: d.causes[0]?.kind });
+    }
+  }
+  return { found, outcomes, watcher, store, state };
+}
+
+test('the aggregates give exactly what detectChange finds on a snapshot of the same buckets', () => {
+  const spans = traffic(120, 20, (t) => (t >= 80 ? { dbSlow: 2.5 } : {}));
+  const store = new TelemetryStore({ windowMs: Infinity });
+  store.consumeSpans(spans.slice(0, 1000));
+  // Created part-way: filled from the held columns, then kept up on ingest.
+  const agg = store.operationAggregates(bucketWidth(120_000), 120_000);
+  store.consumeSpans(spans.slice(1000));
+  const w = agg.window(T0, T0 + 120_000);
+  expect(w.bucketMs).toBe(2000);
+  const fromSeries = detectChangeInSeries(w);
+  const snapshot: Snapshot = { fromMs: T0, toMs: T0 + 120_000, spans, metrics: [] };
+  const fromSpans = detectChange(snapshot);
+  expect(fromSeries.detected).toBe(true);
+  expect(fromSeries.changeAtMs).toBe(fromSpans.changeAtMs);
+  expect(fromSeries.strength).toBeCloseTo(fromSpans.strength, 9);
+  expect(fromSeries.signals.map((s) => [s.service, s.operation, s.signal, +s.score.toFixed(9)])).toEqual(fromSpans.signals.map((s) => [s.service, s.operation, s.signal, +s.score.toFixed(9)]));
+  expect(fromSeries.changeAtMs).toBe(T0 + 80_000);
+});
+
+test('silent on noisy fault-free traffic, including a 3-second system-wide slowdown', async () => {
+  const blip = (t: number): Phase => (t >= 70 && t < 73 ? { dbSlow: 1.5 } : {});
+  const spans = traffic(120, 20, blip);
+  const { found } = await replay(spans);
+  expect(found).toEqual([]);
+  // The scenario is not trivially quiet: judged span by span, with no wait for a change to
+  // last, the blip is taken for an incident.
+  const naive = await replay(spans, { bucketVariance: false, minChangeMs: 2000 });
+  expect(naive.found.length).toBeGreaterThan(0);
+});
+
+test('finds a sustained fault within seconds, diagnoses it once, ignores its recovery, then finds a different fault soon after', async () => {
+  const spans = traffic(170, 20, (t) => (t >= 60 && t < 100 ? { dbSlow: 2.5 } : t >= 110 ? { apiErrors: 0.3 } : {}));
+  const { found, outcomes, store, state } = await replay(spans);
+  expect(found.map((f) => ({ top: f.top, kind: f.kind }))).toEqual([
+    { top: 'db', kind: expect.any(String) },
+    { top: 'api', kind: 'error' },
+  ]);
+  // Change dated at the fault, published a few seconds after it.
+  expect(found[0].changeAtS).toBeGreaterThanOrEqual(58);
+  expect(found[0].changeAtS).toBeLessThanOrEqual(61);
+  expect(found[0].atS - 60).toBeLessThanOrEqual(10);
+  expect(found[1].changeAtS).toBeGreaterThanOrEqual(108);
+  expect(found[1].atS - 110).toBeLessThanOrEqual(10);
+  expect(outcomes).toContain('recovery');
+  // A restart on the same state and data: nothing new.
+  const again = createWatcher({ store, state: state.state, events: new EventBus(), dataDir: state.dir, config: DEMO_LIKE });
+  expect(await again.tick()).toBeUndefined();
+  expect(state.state.listAnomalies().items).toHaveLength(2);
+});
+
+test('a look reads aggregates only; spans are materialized once, to diagnose, and bounded', async () => {
+  class CountingStore extends TelemetryStore {
+    calls = { snapshot: 0, querySpans: 0, sampled: [] as number[] };
+    snapshot(fromMs: number, toMs: number) {
+      this.calls.snapshot++;
+      return super.snapshot(fromMs, toMs);
+    }
+    querySpans(q: Parameters<TelemetryStore['querySpans']>[0]) {
+      this.calls.querySpans++;
+      return super.querySpans(q);
+    }
+    sampledSnapshot(fromMs: number, toMs: number, maxSpans: number) {
+      const s = super.sampledSnapshot(fromMs, toMs, maxSpans);
+      this.calls.sampled.push(s.spans.length);
+      return s;
+    }
+  }
+  const spans = traffic(120, 20, (t) => (t >= 80 ? { dbSlow: 2.5 } : {}));
+  const store = new CountingStore({ windowMs: 15 * 60_000 });
+  const { found } = await replay(spans, { maxDiagnosisSpans: 5000 }, store);
+  expect(found).toHaveLength(1);
+  expect(found[0].top).toBe('db');
+  // ~60 looks; one sampled snapshot for the one diagnosis, capped near 5000 spans.
+  expect(store.calls.sampled).toHaveLength(1);
+  expect(store.calls.sampled[0]).toBeLessThanOrEqual(5000 * 1.2);
+  expect(store.calls.sampled[0]).toBeGreaterThan(5000 * 0.8);
+  expect(store.calls.snapshot).toBe(0);
+  expect(store.calls.querySpans).toBe(0);
+});
+
+test('sampledSnapshot keeps whole traces', () => {
+  const spans = traffic(30, 20, () => ({}));
+  const store = new TelemetryStore({ windowMs: Infinity, chunkSize: 1000 });
+  store.consumeSpans(spans);
+  const s = store.sampledSnapshot(T0, T0 + 30_000, 1000);
+  expect(s.sampled).toBeCloseTo(1000 / spans.length, 6);
+  expect(s.spans.length).toBeGreaterThan(600);
+  expect(s.spans.length).toBeLessThan(1400);
+  const perTrace = new Map<string, number>();
+  for (const x of s.spans) perTrace.set(x.traceId, (perTrace.get(x.traceId) ?? 0) + 1);
+  expect([...perTrace.values()].every((n) => n === 5)).toBe(true);
+  expect(store.sampledSnapshot(T0, T0 + 30_000, spans.length).spans).toHaveLength(spans.length);
+});
+
+test('recovery and same-incident rules', () => {
+  const sig = (service: string, signal: 'latency' | 'errors', before: number, after: number, score: number) => ({ service, signal, before, after, score });
+  expect(isRecovery({ signals: [sig('a', 'latency', 40, 10, 9), sig('b', 'latency', 0.5, 0.6, 0.3)] })).toBe(true);
+  expect(isRecovery({ signals: [sig('a', 'latency', 40, 10, 9), sig('b', 'errors', 0, 0.3, 7)] })).toBe(false);
+  expect(isRecovery({ signals: [] })).toBe(false);
+  const slow = { signals: [sig('db', 'latency', 4, 10, 9), sig('api', 'latency', 8, 14, 3)] };
+  expect(sameIncident(slow, { signals: [sig('db', 'latency', 6, 12, 5)] })).toBe(true);
+  expect(sameIncident(slow, { signals: [sig('api', 'errors', 0, 0.3, 9)] })).toBe(false);
+  expect(sameIncident(slow, { signals: [sig('db', 'latency', 10, 4, 9)] })).toBe(false);
+  expect(sameIncident({ signals: [] }, { signals: [] })).toBe(true);
+});
