@@ -11,11 +11,18 @@ import type { OtlpForwarder } from './forwarder';
 /** How long a reading of the memory gauge is reused. */
 export const MEMORY_SAMPLE_MS = 10;
 
+/**
+ * What a request's bytes cost once decoded, until the store has them as columns: span
+ * objects with their attribute maps take about 4-8x their protobuf bytes. The memory check
+ * counts bytes in flight at this rate, so what is admitted fits under the soft limit.
+ */
+export const DECODED_EXPANSION = 4;
+
 export type OtlpSignal = 'traces' | 'metrics' | 'logs';
 export type ReceiverName = 'otlp-http' | 'otlp-grpc';
 
 export interface IngestLimits {
-  /** Shed load (503 / UNAVAILABLE) while memoryUsedBytes() + in-flight bytes exceeds this. */
+  /** Shed load (503 / UNAVAILABLE) while memoryUsedBytes() + DECODED_EXPANSION x in-flight bytes exceeds this. */
   memorySoftLimitBytes: number;
   /** Shed load (429 / RESOURCE_EXHAUSTED) while request bytes being processed exceed this. */
   maxInflightBytes: number;
@@ -58,7 +65,7 @@ export class IngestCore {
    */
   admit(bytes: number): { ok: true } | Extract<IngestOutcome, { kind: 'shed' }> {
     const used = this.memoryUsed();
-    if (used + this.inflight + bytes > this.limits.memorySoftLimitBytes) {
+    if (used + DECODED_EXPANSION * (this.inflight + bytes) > this.limits.memorySoftLimitBytes) {
       return {
         kind: 'shed',
         reason: 'memory',
