@@ -383,12 +383,12 @@ export function detectAnomaly(snapshot: Snapshot): AnomalyReport {
 
 /**
  * detectAnomaly over pre-aggregated buckets (the live watcher): the spans' change, else a
- * change of the resource gauges in [w.fromMs, w.toMs).
+ * change of the resource gauges in [metricsFromMs ?? w.fromMs, w.toMs).
  */
-export function detectAnomalyInSeries(w: BucketedWindow, metrics: MetricPoint[], options: SeriesDetectOptions = {}): ChangeDetection {
+export function detectAnomalyInSeries(w: BucketedWindow, metrics: MetricPoint[], options: SeriesDetectOptions & { metricsFromMs?: number } = {}): ChangeDetection {
   const det = detectChangeInSeries(w, options);
   if (det.detected || metrics.length === 0 || options.forceChangeAtMs !== undefined) return det;
-  const mc = metricChange(metrics, w.fromMs, w.toMs);
+  const mc = metricChange(metrics, options.metricsFromMs ?? w.fromMs, w.toMs);
   if (!mc) return det;
   return { detected: true, changeAtMs: mc.changeAtMs, baselineSource: 'pre-change', signals: [], strength: mc.strength, bucketMs: det.bucketMs };
 }

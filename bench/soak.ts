@@ -91,6 +91,7 @@ export async function soak(argv: string[]): Promise<number> {
   let lastCpu = sidecar.cpuSeconds();
   let lastAt = Date.now();
   let seenIntervals = 0;
+  let anomalies = -1;
   process.stdout.write(row(null) + '\n');
   try {
     while (Date.now() - started < minutes * 60_000) {
@@ -126,6 +127,13 @@ export async function soak(argv: string[]): Promise<number> {
       if (sidecar.rssBytes() === 0) throw new Error(`faultline serve died:\n${sidecar.log().slice(-2000)}`);
     }
     await load.done.catch(() => undefined);
+    // A steady synthetic load has no incident in it: anything the watcher diagnosed is a false alarm.
+    const an = await timedGet(`${sidecar.api}/api/v1/anomalies?limit=100`);
+    try {
+      anomalies = an.status === 200 ? (JSON.parse(an.text).items ?? []).length : -1;
+    } catch {
+      anomalies = -1;
+    }
   } finally {
     load.kill();
     await sidecar.stop();
@@ -146,6 +154,7 @@ export async function soak(argv: string[]): Promise<number> {
     healthzFailures: samples.filter((s) => s.healthzMs < 0).length,
     totalShed: samples.reduce((a, s) => a + s.shed, 0),
     totalErrors: samples.reduce((a, s) => a + s.errors, 0),
+    watcherAnomalies: anomalies,
   };
   const memoryFlat = verdict.rssMiB.last <= verdict.rssMiB.middle * 1.1 + 10;
   const latencyFlat = verdict.ingestP99Ms.last <= verdict.ingestP99Ms.middle * 1.5 + 5;
@@ -165,7 +174,7 @@ export async function soak(argv: string[]): Promise<number> {
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
   process.stdout.write(`\nmiddle vs last third (medians): RSS ${verdict.rssMiB.middle} -> ${verdict.rssMiB.last} MiB, heap ${verdict.heapUsedMiB.middle} -> ${verdict.heapUsedMiB.last} MiB, ingest p99 ${verdict.ingestP99Ms.middle} -> ${verdict.ingestP99Ms.last} ms, healthz ${verdict.healthzMs.middle} -> ${verdict.healthzMs.last} ms\n`);
-  process.stdout.write(`max RSS ${verdict.maxRssMiB} MiB, max healthz ${verdict.maxHealthzMs} ms (${verdict.healthzFailures} failed), shed ${verdict.totalShed}, errors ${verdict.totalErrors}\n`);
+  process.stdout.write(`max RSS ${verdict.maxRssMiB} MiB, max healthz ${verdict.maxHealthzMs} ms (${verdict.healthzFailures} failed), shed ${verdict.totalShed}, errors ${verdict.totalErrors}, watcher anomalies ${verdict.watcherAnomalies}\n`);
   process.stdout.write(`accepted ${(acceptedFraction * 100).toFixed(1)}% of the offered spans: ${keptUp ? 'kept up' : 'DID NOT keep up'}; memory flat: ${memoryFlat ? 'yes' : 'NO'}; latency flat: ${latencyFlat ? 'yes' : 'NO'}; written ${out}\n`);
   return keptUp && memoryFlat && latencyFlat ? 0 : 1;
 }

@@ -84,7 +84,7 @@ export interface LookSummary {
   atMs: number;
   window?: { fromMs: number; toMs: number };
   series: number;
-  outcome: 'no-new-data' | 'too-short' | 'quiet' | 'recovery' | 'same-incident' | 'diagnosed';
+  outcome: 'no-new-data' | 'too-short' | 'quiet' | 'recovery' | 'unsettled' | 'same-incident' | 'diagnosed';
   changeAtMs?: number;
   strength?: number;
   /** The strongest signals of the change found (up to 3). */
@@ -94,23 +94,29 @@ export interface LookSummary {
 }
 
 /**
- * A change that is mostly things getting better (faster, fewer errors) is a recovery: the
- * end of an incident, not a new one. Its worsening latency/error signals alone, weighted as
- * the detector weights them (the strongest in full, the others half), would not reach the
- * detection threshold (6). Throughput never decides; metric-only changes carry no signals
- * and are not recoveries.
+ * How much of a change is things getting worse: its latency-up and error-up signals
+ * weighted as the detector weights them (the strongest in full, the others half). The
+ * detector's strength also counts things getting better (a fault ending), which is not an
+ * incident. Metric-only changes carry no signals: Infinity (they count as worse).
  */
-export function isRecovery(report: Pick<AnomalyReport, 'signals'>): boolean {
+export function worseningStrength(report: Pick<AnomalyReport, 'signals'>): number {
   const sli = report.signals.filter((s) => s.signal === 'latency' || s.signal === 'errors');
-  if (sli.length === 0) return false;
+  if (sli.length === 0) return Infinity;
   const worse = sli.filter((s) => s.after > s.before).map((s) => s.score);
-  if (worse.length === 0) return true;
+  if (worse.length === 0) return 0;
   const best = Math.max(...worse);
-  const total = worse.reduce((a, b) => a + b, 0);
-  return best + 0.5 * (total - best) < RECOVERY_WORSE_LIMIT;
+  return best + 0.5 * (worse.reduce((a, b) => a + b, 0) - best);
 }
 
-const RECOVERY_WORSE_LIMIT = 6;
+/** Worse by at least the detection threshold: an incident. */
+const INCIDENT_STRENGTH = 6;
+/** Worse by less than this (and detected): a recovery, the end of an incident. In between: wait and see. */
+const RECOVERY_STRENGTH = 3;
+
+/** A change that is (almost) only things getting better. */
+export function isRecovery(report: Pick<AnomalyReport, 'signals'>): boolean {
+  return worseningStrength(report) < RECOVERY_STRENGTH;
+}
 
 type Signal = AnomalyReport['signals'][number];
 const signalKey = (s: Signal) => `${s.service}\u0000${s.operation ?? ''}\u0000${s.signal}\u0000${s.after > s.before ? 'up' : 'down'}`;
@@ -197,23 +203,33 @@ export function createWatcher(deps: WatcherDeps): Watcher {
     const summary = { series: w.series.length, window: { fromMs: w.fromMs, toMs: w.toMs }, changeAtMs: changeKey, strength: det.strength, signals: report.signals.slice(0, 3) };
     // From now on, normal is what came after this change.
     const moveLookFrom = () => (lookFromMs = Math.max(lookFromMs, changeKey + bucketMs));
-    if (isRecovery(report)) {
+    const worse = worseningStrength(report);
+    if (worse < RECOVERY_STRENGTH) {
       moveLookFrom();
       done({ outcome: 'recovery', ...summary });
       return undefined;
     }
-    if (lastDiagnosed && lastDiagnosedChangeAtMs !== undefined && Math.abs(changeKey - lastDiagnosedChangeAtMs) < config.cooldownMs && sameIncident(lastDiagnosed.report, report)) {
+    if (worse < INCIDENT_STRENGTH) {
+      // Partly better, partly worse, and the worse part not enough yet: look again later.
+      done({ outcome: 'unsettled', ...summary });
+      return undefined;
+    }
+    // The same incident: within the cooldown, and either dated where the last one was (give
+    // or take the bucket jitter) or moving the same signals the same way.
+    const sinceLast = lastDiagnosedChangeAtMs === undefined ? Infinity : Math.abs(changeKey - lastDiagnosedChangeAtMs);
+    if (lastDiagnosed && sinceLast < config.cooldownMs && (sinceLast <= 2 * bucketMs || sameIncident(lastDiagnosed.report, report))) {
       moveLookFrom();
       done({ outcome: 'same-incident', ...summary });
       return undefined; // the same incident, already diagnosed
     }
 
     // Diagnose on spans once: the detection window, as a sample of whole traces when large.
-    const snapshot = store.sampledSnapshot(w.fromMs, w.toMs, maxDiagnosisSpans);
+    const diagFromMs = w.fromMs;
+    const snapshot = store.sampledSnapshot(diagFromMs, w.toMs, maxDiagnosisSpans);
     const { sampled: _sampled, ...snap } = snapshot;
     void _sampled;
     const diagnosis = diagnose(snap, { id: newId('dg'), nowMs: Date.now() });
-    const anomaly: AnomalyRecord = { id: newId('an'), detectedAtMs: Date.now(), window: { fromMs: w.fromMs, toMs: w.toMs }, report, diagnosisId: diagnosis.id };
+    const anomaly: AnomalyRecord = { id: newId('an'), detectedAtMs: Date.now(), window: { fromMs: diagFromMs, toMs: w.toMs }, report, diagnosisId: diagnosis.id };
     if (report.changeAtMs !== undefined) anomaly.changeAtMs = report.changeAtMs;
     state.saveDiagnosis(diagnosis, 'watch');
     state.saveAnomaly(anomaly);
@@ -237,7 +253,7 @@ export function createWatcher(deps: WatcherDeps): Watcher {
       state.saveIncident({
         id,
         createdAtMs: Date.now(),
-        window: { fromMs: w.fromMs, toMs: w.toMs },
+        window: { fromMs: diagFromMs, toMs: w.toMs },
         dir: path.posix.join(INCIDENTS_SUBDIR, id),
         source: 'watch',
         description: top ? `suspected ${top.kind} at ${top.service}` : diagnosis.summary,

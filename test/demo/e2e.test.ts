@@ -63,6 +63,13 @@ const RECOVER_MS = Number(process.env.FAULTLINE_E2E_RECOVER_MS ?? 12_000);
     if (dataDir && !process.env.FAULTLINE_E2E_KEEP) fs.rmSync(dataDir, { recursive: true, force: true });
   }, 60_000);
 
+  test('the watcher stays silent through the fault-free warm-up', async () => {
+    const early = (await api.diagnoses(20)).filter((d) => d.source === 'watch');
+    results.push(`  warm-up                  ${early.length} diagnoses by the watcher${early.map((d) => `; ${d.summary}`).join('')}`);
+    rows.push({ scenario: 'warm-up', watcherDiagnoses: early.map((d) => ({ summary: d.summary, changeAtMs: d.changeAtMs, createdAtMs: d.createdAtMs })) });
+    expect(early.map((d) => d.summary)).toEqual([]);
+  });
+
   for (const sc of SCENARIOS) {
     test(
       `${sc.fault.kind} on ${sc.target}`,

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { bucketWidth, detectChange, detectChangeInSeries } from '../../analyzers/detect';
 import { openStateStore, type StateStore } from '../../agent/state/index';
 import { TelemetryStore } from '../../agent/store/telemetry-store';
-import { createWatcher, EventBus, isRecovery, sameIncident, type WatchConfig } from '../../agent/watch/index';
+import { createWatcher, EventBus, isRecovery, sameIncident, worseningStrength, type WatchConfig } from '../../agent/watch/index';
 import type { Snapshot, Span } from '../../model/telemetry';
 import { call, rng, span, T0 } from '../analyzers/helpers';
 
@@ -197,6 +197,11 @@ test('recovery and same-incident rules', () => {
   expect(isRecovery({ signals: [sig('a', 'latency', 40, 10, 9), sig('b', 'latency', 0.5, 0.6, 0.3)] })).toBe(true);
   expect(isRecovery({ signals: [sig('a', 'latency', 40, 10, 9), sig('b', 'errors', 0, 0.3, 7)] })).toBe(false);
   expect(isRecovery({ signals: [] })).toBe(false);
+  // Mixed: a fault starting while another ends is not a recovery, and not yet an incident.
+  const mixed = { signals: [sig('a', 'latency', 40, 10, 9), sig('b', 'errors', 0, 0.2, 2.5), sig('c', 'errors', 0, 0.2, 2.5)] };
+  expect(isRecovery(mixed)).toBe(false);
+  expect(worseningStrength(mixed)).toBeCloseTo(3.75, 9);
+  expect(worseningStrength({ signals: [] })).toBe(Infinity);
   const slow = { signals: [sig('db', 'latency', 4, 10, 9), sig('api', 'latency', 8, 14, 3)] };
   expect(sameIncident(slow, { signals: [sig('db', 'latency', 6, 12, 5)] })).toBe(true);
   expect(sameIncident(slow, { signals: [sig('api', 'errors', 0, 0.3, 9)] })).toBe(false);
