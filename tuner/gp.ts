@@ -14,6 +14,12 @@ export interface GpHyper {
   signalVar: number;
   /** Observation noise variance, in standardised target units. */
   noiseVar: number;
+  /**
+   * Variance of a linear trend term σ_lin²·(x − ½)·(x′ − ½) added to the Matérn kernel (0 or
+   * absent = none). With it the posterior mean keeps a measured slope beyond the data instead
+   * of reverting to the constant mean, so a full step down a slope is predicted as better.
+   */
+  linearVar?: number;
 }
 
 export interface GpFitOptions {
@@ -23,6 +29,10 @@ export interface GpFitOptions {
   fixed?: boolean;
   /** Lower bound on the noise variance (standardised units). */
   noiseFloor?: number;
+  /** Lower bound on the noise variance in target units (the known measurement noise). */
+  noiseFloorTarget?: number;
+  /** Add the linear trend term (its variance is fitted with the other hyper-parameters). */
+  linearTrend?: boolean;
   maxEvaluations?: number;
 }
 
@@ -76,13 +86,15 @@ function solveUpper(l: Float64Array, n: number, b: ArrayLike<number>): Float64Ar
   return x;
 }
 
-function kernelValue(a: number[], b: number[], invLs2: number[], signalVar: number): number {
+function kernelValue(a: number[], b: number[], invLs2: number[], signalVar: number, linearVar = 0): number {
   let r2 = 0;
+  let dot = 0;
   for (let d = 0; d < a.length; d++) {
     const diff = a[d] - b[d];
     r2 += diff * diff * invLs2[d];
+    dot += (a[d] - 0.5) * (b[d] - 0.5);
   }
-  return signalVar * matern52(Math.sqrt(r2));
+  return signalVar * matern52(Math.sqrt(r2)) + linearVar * dot;
 }
 
 interface Factor {
@@ -98,15 +110,16 @@ function factorize(x: number[][], y: Float64Array, h: GpHyper): Factor | undefin
   const k = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < i; j++) {
-      const v = kernelValue(x[i], x[j], invLs2, h.signalVar);
+      const v = kernelValue(x[i], x[j], invLs2, h.signalVar, h.linearVar);
       k[i * n + j] = v; // fill both halves from one value: exactly symmetric
       k[j * n + i] = v;
     }
-    k[i * n + i] = h.signalVar + h.noiseVar;
+    k[i * n + i] = kernelValue(x[i], x[i], invLs2, h.signalVar, h.linearVar) + h.noiseVar;
   }
+  const diag = Float64Array.from({ length: n }, (_, i) => k[i * n + i]);
   let jitter = 0;
   for (let attempt = 0; attempt < 6; attempt++) {
-    if (jitter > 0) for (let i = 0; i < n; i++) k[i * n + i] = h.signalVar + h.noiseVar + jitter;
+    if (jitter > 0) for (let i = 0; i < n; i++) k[i * n + i] = diag[i] + jitter;
     const l = cholesky(k, n);
     if (l) {
       const alpha = solveUpper(l, n, solveLower(l, n, y));
@@ -143,15 +156,25 @@ export class GaussianProcess {
     const variance = y.reduce((a, b) => a + (b - mean) * (b - mean), 0) / n;
     const std = variance > 1e-24 ? Math.sqrt(variance) : 1;
     const ys = Float64Array.from(y, (v) => (v - mean) / std);
-    const noiseFloor = opts.noiseFloor ?? 1e-6;
-    const init = opts.init && opts.init.lengthscales.length === dims ? opts.init : defaultHyper(dims);
+    // A floor given in target units (e.g. the known measurement noise of a p99) becomes one
+    // in standardised units.
+    const noiseFloor = Math.min(0.5, Math.max(opts.noiseFloor ?? 1e-6, opts.noiseFloorTarget !== undefined ? opts.noiseFloorTarget / (std * std) : 0));
+    const linear = opts.linearTrend === true;
+    const fresh = (): GpHyper => ({ ...defaultHyper(dims), ...(linear ? { linearVar: 0.1 } : {}) });
+    const init = opts.init && opts.init.lengthscales.length === dims ? { ...opts.init, ...(linear && !(opts.init.linearVar! > 0) ? { linearVar: 0.1 } : {}) } : fresh();
 
     const unpack = (t: number[]): GpHyper => ({
       lengthscales: t.slice(0, dims).map((v) => Math.min(LS_MAX, Math.max(LS_MIN, Math.exp(v)))),
       signalVar: Math.min(20, Math.max(0.05, Math.exp(t[dims]))),
       noiseVar: Math.min(1, Math.max(noiseFloor, Math.exp(t[dims + 1]))),
+      ...(linear ? { linearVar: Math.min(20, Math.max(1e-4, Math.exp(t[dims + 2]))) } : {}),
     });
-    const pack = (h: GpHyper): number[] => [...h.lengthscales.map(Math.log), Math.log(h.signalVar), Math.log(Math.max(noiseFloor, h.noiseVar))];
+    const pack = (h: GpHyper): number[] => [
+      ...h.lengthscales.map(Math.log),
+      Math.log(h.signalVar),
+      Math.log(Math.max(noiseFloor, h.noiseVar)),
+      ...(linear ? [Math.log(Math.max(1e-4, h.linearVar ?? 0.1))] : []),
+    ];
     const lml = (f: Factor): number => {
       let q = 0;
       for (let i = 0; i < n; i++) q += ys[i] * f.alpha[i];
@@ -163,6 +186,7 @@ export class GaussianProcess {
       for (let d = 0; d < dims; d++) p -= 0.5 * ((t[d] - Math.log(0.4)) / 1.2) ** 2;
       p -= 0.5 * (t[dims] / 1.5) ** 2;
       p -= 0.5 * ((t[dims + 1] - Math.log(0.01)) / 2.5) ** 2;
+      if (linear) p -= 0.5 * ((t[dims + 2] - Math.log(0.1)) / 2) ** 2;
       return p;
     };
     const objective = (t: number[]): number => {
@@ -175,11 +199,11 @@ export class GaussianProcess {
     let hyper = unpack(pack(init));
     if (!opts.fixed && n >= 2) {
       const starts = [pack(init)];
-      if (opts.init) starts.push(pack(defaultHyper(dims)));
+      if (opts.init) starts.push(pack(fresh()));
       let bestT = starts[0];
       let bestF = Number.POSITIVE_INFINITY;
       for (const s of starts) {
-        const r = nelderMead(objective, s, { maxEvaluations: opts.maxEvaluations ?? 40 * (dims + 2), step: 0.7, tolerance: 1e-4 });
+        const r = nelderMead(objective, s, { maxEvaluations: opts.maxEvaluations ?? 40 * (dims + (opts.linearTrend ? 3 : 2)), step: 0.7, tolerance: 1e-4 });
         if (r.fx < bestF) {
           bestF = r.fx;
           bestT = r.x;
@@ -190,7 +214,7 @@ export class GaussianProcess {
     let factor = factorize(x, ys, hyper);
     if (!factor) {
       // Fall back to defaults with a large noise term: always factorizable.
-      hyper = { ...defaultHyper(dims), noiseVar: 0.5 };
+      hyper = { ...fresh(), noiseVar: 0.5 };
       factor = factorize(x, ys, hyper) as Factor;
     }
     return new GaussianProcess(x, y, mean, std, hyper, factor, lml(factor));
@@ -203,13 +227,13 @@ export class GaussianProcess {
     const ks = new Float64Array(n);
     let mean = 0;
     for (let i = 0; i < n; i++) {
-      ks[i] = kernelValue(xs, this.x[i], invLs2, this.hyper.signalVar);
+      ks[i] = kernelValue(xs, this.x[i], invLs2, this.hyper.signalVar, this.hyper.linearVar);
       mean += ks[i] * this.factor.alpha[i];
     }
     const v = solveLower(this.factor.l, n, ks);
     let vv = 0;
     for (let i = 0; i < n; i++) vv += v[i] * v[i];
-    const variance = Math.max(1e-12, this.hyper.signalVar - vv);
+    const variance = Math.max(1e-12, kernelValue(xs, xs, invLs2, this.hyper.signalVar, this.hyper.linearVar) - vv);
     return { mean: this.yMean + this.yStd * mean, variance: variance * this.yStd * this.yStd };
   }
 

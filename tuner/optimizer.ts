@@ -57,7 +57,17 @@ export interface OptimizerOptions {
   safetySd?: number;
   candidates?: number;
   /** Probe each numeric knob with one full step after the baseline (default false: in the 8-seed ablation it did not raise the share within 5 % and added blind, sometimes unsafe steps). */
-  localDesign?: boolean;
+  localDesign?: boolean | 'both';
+  /** Keep the incumbent unless a point's posterior mean beats it by this many sds of the difference (default 0 = off: in the cache ablation it did not help). */
+  switchSd?: number;
+  /** Nats of acquisition a knob's move away from the incumbent must earn (0 = off). */
+  sparsity?: number;
+  /** Linear trend term in the objective GP (extrapolates a measured slope to a full step). */
+  linearTrend?: boolean;
+  /** Known relative measurement noise of the objective (log scale sd, e.g. 0.03 = 3 %): a floor for the GP's noise. */
+  objectiveNoiseSd?: number;
+  /** Widen instead of shrinking the trust region while nothing has beaten the first observation. */
+  plateauExpand?: boolean;
 }
 
 export function transformValue(t: Transform | undefined, v: number): number {
@@ -95,20 +105,28 @@ export class RegimeOptimizer {
   private readonly rng: Rng;
   private readonly warm: Config[];
   /** Knobs still to probe with one full step each (the local initial design). */
-  private readonly designQueue: KnobSpec[];
+  private readonly designQueue: Array<{ k: KnobSpec; dir: -1 | 0 | 1 }>;
   private trLength: number;
   private successes = 0;
   private failures = 0;
   private hyper: { objective?: GpHyper; constraints: Array<GpHyper | undefined> } = { constraints: [] };
   private models?: Models;
   private bestObserved = Number.POSITIVE_INFINITY;
+  /** Index of the incumbent observation (kept between refits; see chooseIncumbent). */
+  private incumbentIndex = -1;
 
   constructor(readonly opts: OptimizerOptions) {
     this.space = new KnobSpace(opts.knobs);
     this.rng = createRng(opts.seed ?? 1);
     this.warm = (opts.warmStart ?? []).slice(0, 4);
     this.trLength = opts.trustRegion?.initial ?? 0.2;
-    this.designQueue = opts.localDesign !== true ? [] : opts.knobs.filter((k) => k.type !== 'choice');
+    const numeric = opts.knobs.filter((k) => k.type !== 'choice');
+    this.designQueue =
+      (opts.localDesign ?? 'both') === 'both'
+        ? numeric.flatMap((k) => [{ k, dir: -1 as const }, { k, dir: 1 as const }])
+        : opts.localDesign === true
+          ? numeric.map((k) => ({ k, dir: 0 as const }))
+          : [];
   }
 
   get trustRegionLength(): number {
@@ -120,7 +138,8 @@ export class RegimeOptimizer {
     this.models = undefined;
     // Trust-region bookkeeping (TuRBO): grow after successes, shrink after failures.
     const feasible = isFeasible(obs, this.opts.constraints);
-    if (feasible && obs.objective < this.bestObserved - 1e-3 * Math.abs(this.bestObserved)) {
+    const improved = !Number.isFinite(this.bestObserved) || obs.objective < this.bestObserved - 1e-3 * Math.abs(this.bestObserved);
+    if (feasible && improved) {
       this.bestObserved = obs.objective;
       this.successes++;
       this.failures = 0;
@@ -135,9 +154,16 @@ export class RegimeOptimizer {
       this.trLength = Math.min(2 * this.trLength, max);
       this.successes = 0;
     } else if (this.failures >= Math.max(4, this.space.dims)) {
-      this.trLength /= 2;
       this.failures = 0;
-      if (this.trLength < min) this.trLength = tr.initial ?? 0.2;
+      if (this.opts.plateauExpand && this.incumbentIndex <= 0) {
+        // Nothing has beaten the starting configuration yet: the region around it is a
+        // plateau at this noise level, and shrinking around it can only confirm that. Widen
+        // the region instead, so the search reaches past the edge of the plateau.
+        this.trLength = Math.min(2 * this.trLength, max);
+      } else {
+        this.trLength /= 2;
+        if (this.trLength < min) this.trLength = tr.initial ?? 0.2;
+      }
     }
   }
 
@@ -156,7 +182,12 @@ export class RegimeOptimizer {
       const v = Number.isFinite(o.objective) ? transformValue(objTr, o.objective) : Math.max(worst, cap);
       return Math.min(v, cap);
     });
-    const objective = GaussianProcess.fit(xs, y, { init: this.hyper.objective });
+    const noiseSd = this.opts.objectiveNoiseSd ?? 0.03;
+    const objective = GaussianProcess.fit(xs, y, {
+      init: this.hyper.objective,
+      linearTrend: this.opts.linearTrend ?? false,
+      noiseFloorTarget: noiseSd > 0 && objTr === 'log' ? noiseSd * noiseSd : undefined,
+    });
     this.hyper.objective = objective.hyper;
     const constraints = this.opts.constraints.map((c, i) => {
       const ys = this.observations.map((o) => {
@@ -173,6 +204,7 @@ export class RegimeOptimizer {
       return gp;
     });
     this.models = { objective, constraints, xs };
+    this.incumbentIndex = this.chooseIncumbent(this.models);
     return this.models;
   }
 
@@ -199,54 +231,67 @@ export class RegimeOptimizer {
   best(): { config: Config; predictedObjective: number; index: number } | undefined {
     if (this.observations.length === 0) return undefined;
     const m = this.fit();
-    let bestI = -1;
-    let bestMean = Number.POSITIVE_INFINITY;
-    this.observations.forEach((o, i) => {
-      if (!isFeasible(o, this.opts.constraints)) return;
-      const meanFeasible = this.opts.constraints.every((c, k) => m.constraints[k].predict(m.xs[i]).mean <= transformValue(c.transform, c.max));
-      if (!meanFeasible) return;
-      const mu = m.objective.predict(m.xs[i]).mean;
-      if (mu < bestMean) {
-        bestMean = mu;
-        bestI = i;
-      }
-    });
-    if (bestI < 0) {
-      // Nothing robustly feasible: fall back to the best observed-feasible point.
-      this.observations.forEach((o, i) => {
-        if (!isFeasible(o, this.opts.constraints)) return;
-        const mu = m.objective.predict(m.xs[i]).mean;
-        if (mu < bestMean) {
-          bestMean = mu;
-          bestI = i;
-        }
-      });
+    const i = this.incumbentIndex;
+    if (i < 0) return undefined;
+    const mu = m.objective.predict(m.xs[i]).mean;
+    return { config: { ...this.observations[i].config }, predictedObjective: untransformValue(this.opts.objectiveTransform ?? 'log', mu), index: i };
+  }
+
+  /**
+   * Chooses the incumbent after a refit: the best posterior mean among points feasible when
+   * measured and in posterior mean (else among points feasible when measured). The previous
+   * incumbent is kept unless the new one is better by more than `switchSd` posterior sds of
+   * the difference: on a plateau, noise alone must not move the centre of the search (and the
+   * service's config) to wherever the luckiest measurement happened to be.
+   */
+  private chooseIncumbent(m: Models): number {
+    const objMeans = this.observations.map((_, i) => m.objective.predict(m.xs[i]));
+    const observedFeasible = this.observations.map((o) => isFeasible(o, this.opts.constraints));
+    const meanFeasible = this.observations.map((_, i) =>
+      this.opts.constraints.every((c, k) => m.constraints[k].predict(m.xs[i]).mean <= transformValue(c.transform, c.max)),
+    );
+    const argmin = (ok: (i: number) => boolean): number => {
+      let bestI = -1;
+      for (let i = 0; i < this.observations.length; i++) if (ok(i) && (bestI < 0 || objMeans[i].mean < objMeans[bestI].mean)) bestI = i;
+      return bestI;
+    };
+    let eligible = (i: number) => observedFeasible[i] && meanFeasible[i];
+    let cand = argmin(eligible);
+    if (cand < 0) {
+      eligible = (i: number) => observedFeasible[i];
+      cand = argmin(eligible);
     }
-    if (bestI < 0) return undefined;
-    return { config: { ...this.observations[bestI].config }, predictedObjective: untransformValue(this.opts.objectiveTransform ?? 'log', bestMean), index: bestI };
+    const prev = this.incumbentIndex;
+    const z = this.opts.switchSd ?? 0;
+    if (cand >= 0 && prev >= 0 && prev !== cand && prev < this.observations.length && eligible(prev) && z > 0) {
+      const diff = objMeans[prev].mean - objMeans[cand].mean;
+      if (diff < z * Math.sqrt(objMeans[prev].variance + objMeans[cand].variance)) return prev;
+    }
+    return cand;
   }
 
   /** The next configuration to try, given the one in effect now (proposals respect step limits from it). */
-  ask(current: Config): Proposal {
+  ask(current: Config, opts: { admissible?: (c: Config) => boolean } = {}): Proposal {
     const knobs = this.opts.knobs;
+    const admissible = opts.admissible ?? (() => true);
     if (this.observations.length === 0) return { config: limitConfig(knobs, current, current).config, reason: 'baseline' };
     const tried = new Set(this.observations.map((o) => this.space.key(o.config)));
     while (this.warm.length) {
       const w = limitConfig(knobs, current, this.warm.shift() as Config).config;
-      if (!tried.has(this.space.key(w))) return { config: w, reason: 'warm-start', predicted: this.predict(w) };
+      if (!tried.has(this.space.key(w)) && admissible(w)) return { config: w, reason: 'warm-start', predicted: this.predict(w) };
     }
     // Local initial design: one full step per numeric knob (random direction) from the
     // config in effect, so the GP sees the local slope of every knob before it extrapolates;
     // on plateaus with a cliff just beyond the trust region this is what finds the cliff.
     while (this.designQueue.length) {
-      const k = this.designQueue.shift() as KnobSpec;
+      const { k, dir } = this.designQueue.shift() as { k: KnobSpec; dir: -1 | 0 | 1 };
       const cur = Number(current[k.name] ?? k.default);
       const [lo, hi] = allowedInterval(k, cur);
-      const first = this.rng.next() < 0.5 ? lo : hi;
+      const first = dir < 0 ? lo : dir > 0 ? hi : this.rng.next() < 0.5 ? lo : hi;
       const v = first !== cur ? first : first === lo ? hi : lo;
       if (v === cur) continue;
       const c = limitConfig(knobs, current, { ...current, [k.name]: v }).config;
-      if (!tried.has(this.space.key(c))) return { config: c, reason: 'local-design', predicted: this.predict(c) };
+      if (!tried.has(this.space.key(c)) && admissible(c)) return { config: c, reason: 'local-design', predicted: this.predict(c) };
     }
     const m = this.fit();
     const objTr = this.opts.objectiveTransform ?? 'log';
@@ -300,11 +345,7 @@ export class RegimeOptimizer {
     type Scored = { config: Config; score: number; safe: boolean; logEi: number; logPof: number };
     const scored: Scored[] = [];
     const seen = new Set<string>();
-    for (const x of candidates) {
-      const config = limitConfig(knobs, current, this.space.decode(x)).config;
-      const key = this.space.key(config);
-      if (seen.has(key)) continue;
-      seen.add(key);
+    const score = (config: Config): Scored => {
       const xe = this.space.encode(config);
       const po = m.objective.predict(xe);
       const sd = Math.sqrt(po.variance);
@@ -317,7 +358,16 @@ export class RegimeOptimizer {
         if (pc.mean + safetySd * sc > limits[k]) safe = false;
       });
       const logEi = logExpectedImprovement(po.mean, sd, fBest);
-      scored.push({ config, score: logEi + logPof, safe, logEi, logPof });
+      return { config, score: logEi + logPof, safe, logEi, logPof };
+    };
+    for (const x of candidates) {
+      const config = limitConfig(knobs, current, this.space.decode(x)).config;
+      const key = this.space.key(config);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      // Rejected before measuring (the service's analytic utilisation pre-check).
+      if (!admissible(config)) continue;
+      scored.push(score(config));
     }
     // Safe and new first. An incumbent on a constraint boundary leaves few points passing
     // μ + 2σ ≤ limit, often only already-measured ones in retreat: measuring those again
@@ -330,7 +380,27 @@ export class RegimeOptimizer {
       return { config: cfg, reason: 're-measure', predicted: this.predict(cfg) };
     }
     pool.sort((a, b) => b.score - a.score);
-    const pick = pool[0];
+    let pick = pool[0];
+    // Parsimony: a knob moves away from the incumbent only when that move earns at least
+    // `sparsity` nats of acquisition. Otherwise knobs whose effect is below the noise drift
+    // with every multi-knob move and the incumbent inherits whatever values were lucky.
+    const sparsity = this.opts.sparsity ?? 0;
+    const base = inc ? inc.config : current;
+    if (sparsity > 0) {
+      for (let changed = true; changed; ) {
+        changed = false;
+        for (const k of knobs) {
+          if (pick.config[k.name] === base[k.name]) continue;
+          const c = limitConfig(knobs, current, { ...pick.config, [k.name]: base[k.name] }).config;
+          if (this.space.key(c) === this.space.key(pick.config) || tried.has(this.space.key(c)) || !admissible(c)) continue;
+          const sc = score(c);
+          if (sc.safe && sc.score >= pick.score - sparsity) {
+            pick = sc;
+            changed = true;
+          }
+        }
+      }
+    }
     const predicted = this.predict(pick.config);
     const explore = predicted !== undefined && inc !== undefined && predicted.objective.mean > inc.predictedObjective;
     const reason: ProposalReason = tried.has(this.space.key(pick.config)) ? 're-measure' : explore ? 'explore' : 'exploit';

@@ -19,7 +19,8 @@ describe('simulator models', () => {
 
 describe('simulator benchmark (few seeds, cheap)', () => {
   it('the tuner beats random search on unsafe trials and ends near the optimum', () => {
-    const seeds = { seeds: 2, firstSeed: 101 };
+    // 4 seeds: with 2 the median of the cache regime is one seed's luck (1.10 vs 1.06 at 4)
+    const seeds = { seeds: 4, firstSeed: 101 };
     const b = simulateRegime(batchingScenario, 1, seeds);
     const c = simulateRegime(cacheScenario, 2, seeds);
     for (const r of [b, c]) {

@@ -22,7 +22,7 @@ export interface SimulateOptions {
   /** Within this relative distance of the optimum counts as reached (0.05). */
   tolerance?: number;
   /** Overrides of the optimizer's settings (for ablations). */
-  optimizer?: Partial<Pick<OptimizerOptions, 'trustRegion' | 'safetySd' | 'candidates' | 'localDesign'>>;
+  optimizer?: Partial<Pick<OptimizerOptions, 'trustRegion' | 'safetySd' | 'candidates' | 'localDesign' | 'switchSd' | 'sparsity' | 'linearTrend' | 'objectiveNoiseSd' | 'plateauExpand'>>;
 }
 
 export interface SimulateResult {
