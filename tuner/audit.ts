@@ -52,6 +52,10 @@ export interface TunerAuditRecord {
   after?: MeasurementSummary;
   verdict?: TrialVerdict;
   checks?: string[];
+  /** Per rollout stage: instances changed, the cohort compared against, and the canary tests' statistics. */
+  stages?: Array<{ instances: string[]; baseline: string[] | 'before'; failed: string[]; stats?: unknown }>;
+  /** The analytic utilisation pre-check (ρ = λ·service time / concurrency) of the requested config. */
+  precheck?: { rho: number; max: number; ratePerS: number; serviceTimeMs: number; concurrency: number };
 }
 
 export interface AuditFilter {

@@ -89,8 +89,40 @@ export const tunerConfigSchema = z.object({
       minIntervalMs: z.number().min(0).default(60_000),
       /** Config the kill switch reverts to; the config found at start when absent. */
       pinned: z.record(z.string(), z.union([z.number(), z.string()])).optional(),
+      /** Significance level of the canary's statistical tests (Mann–Whitney U, tail and error proportions). */
+      alpha: z.number().positive().max(0.5).default(0.05),
+      /**
+       * Staged rollout after the canary: cumulative shares of the instances, each stage applied
+       * only after the previous one passed its checks against the instances not yet changed
+       * (e.g. [0.25, 0.5, 1]). The last stage must be 1.
+       */
+      stages: z
+        .array(z.number().positive().max(1))
+        .min(1)
+        .refine((xs) => xs.every((x, i) => i === 0 || x > xs[i - 1]) && xs[xs.length - 1] === 1, 'stages must be increasing and end at 1')
+        .default([1]),
+      /** In auto mode the first change in each regime waits for a human approval. */
+      firstChangeApproval: z.boolean().default(true),
+      /**
+       * Analytic utilisation pre-check before applying: ρ = λ·s/c with λ the measured request
+       * rate per instance, s the service time per request (serviceTimeMs, or perBatchMs/b +
+       * perItemMs with b the batchKnob's value: full batches, the best case), c the
+       * concurrencyKnob's value or concurrency (1). ρ ≥ max rejects the candidate unapplied.
+       */
+      utilisationPrecheck: z
+        .object({
+          max: z.number().positive().default(0.85),
+          serviceTimeMs: z.number().positive().optional(),
+          batchKnob: z.string().optional(),
+          perBatchMs: z.number().min(0).default(0),
+          perItemMs: z.number().min(0).default(0),
+          concurrencyKnob: z.string().optional(),
+          concurrency: z.number().positive().default(1),
+        })
+        .refine((p) => p.serviceTimeMs !== undefined || p.batchKnob !== undefined, 'needs serviceTimeMs or batchKnob (with perBatchMs/perItemMs)')
+        .optional(),
     })
-    .default({ p99Tolerance: 0.2, errorRateDelta: 0.005, queueGrowthRatio: 1.5, approvedRanges: {}, minIntervalMs: 60_000 }),
+    .default({ p99Tolerance: 0.2, errorRateDelta: 0.005, queueGrowthRatio: 1.5, approvedRanges: {}, minIntervalMs: 60_000, alpha: 0.05, stages: [1], firstChangeApproval: true }),
   /** Loop period when running continuously. */
   intervalMs: z.number().positive().default(60_000),
   seed: z.number().int().default(1),
@@ -115,6 +147,8 @@ export function parseTunerConfig(raw: unknown): TunerConfig {
   const names = new Set(r.data.knobs.map((k) => k.name));
   for (const t of r.data.objective.costTerms) if (!names.has(t.knob)) throw new TunerConfigError(`tuner.objective.costTerms: unknown knob ${t.knob}`);
   for (const k of Object.keys(r.data.guardrails.approvedRanges)) if (!names.has(k)) throw new TunerConfigError(`tuner.guardrails.approvedRanges: unknown knob ${k}`);
+  const pre = r.data.guardrails.utilisationPrecheck;
+  for (const k of [pre?.batchKnob, pre?.concurrencyKnob]) if (k !== undefined && !names.has(k)) throw new TunerConfigError(`tuner.guardrails.utilisationPrecheck: unknown knob ${k}`);
   for (const c of r.data.objective.constraints) {
     if (c.metric === 'utilisation' && !r.data.telemetry.utilisationMetric) throw new TunerConfigError('tuner.objective.constraints: utilisation needs tuner.telemetry.utilisationMetric');
     if (c.metric === 'queueSlopePerS' && !r.data.telemetry.queueMetric) throw new TunerConfigError('tuner.objective.constraints: queueSlopePerS needs tuner.telemetry.queueMetric');

@@ -16,6 +16,8 @@ export interface MeasureQuery {
   utilisationMetric?: string;
   /** Gauge giving queue depth; its least-squares slope over the window is reported. */
   queueMetric?: string;
+  /** Also return the latency samples and error count (for the canary's statistical tests). */
+  samples?: boolean;
 }
 
 export interface WindowMeasurement {
@@ -35,6 +37,9 @@ export interface WindowMeasurement {
   queueSlopePerS?: number;
   /** Share of requests per operation name. */
   mix: Record<string, number>;
+  /** Latencies (ms, ascending) and the number of errors, when `samples` was asked for. */
+  latenciesMs?: number[];
+  errors?: number;
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -73,6 +78,10 @@ export function measureWindow(reader: TelemetryReader, q: MeasureQuery): WindowM
     p99SecondHalfMs: quantile(second, 0.99),
     mix,
   };
+  if (q.samples) {
+    m.latenciesMs = durations;
+    m.errors = errors;
+  }
   if (q.utilisationMetric) {
     const pts = reader.queryMetrics({ name: q.utilisationMetric, service: q.service, fromMs: q.fromMs, toMs: q.toMs }).filter((p) => inInstances(p.instance));
     if (pts.length) m.utilisation = pts.reduce((a, p) => a + p.value, 0) / pts.length;

@@ -13,6 +13,7 @@ import { measureWindow, type MeasureQuery, type WindowMeasurement } from './meas
 import { RegimeOptimizer, type ConstraintSpec, type Observation, type ProposalReason, type Transform } from './optimizer';
 import { RegimeDetector, regimeDistance, type Regime } from './regime';
 import { limitConfig, type Config, type KnobSpec } from './space';
+import { compareCanary } from './stats';
 
 export interface TunerServiceDeps {
   config: TunerConfig;
@@ -70,6 +71,16 @@ interface RegimeState {
   regime: Regime;
   optimizer: RegimeOptimizer;
   lastToldKey?: string;
+  /** A change approved (or applied) by a human was kept in this regime: auto mode may act alone. */
+  humanApproved?: boolean;
+}
+
+export interface UtilisationPrecheck {
+  rho: number;
+  max: number;
+  ratePerS: number;
+  serviceTimeMs: number;
+  concurrency: number;
 }
 
 const CONSTRAINT_TRANSFORM: Record<string, Transform> = { errorRate: 'logit', p99Ms: 'log', p50Ms: 'log', meanMs: 'log', utilisation: 'none', queueSlopePerS: 'none' };
@@ -185,9 +196,30 @@ export class TunerService {
     this.timer = undefined;
   }
 
-  private async measure(fromMs: number, toMs: number, instances?: string[]): Promise<WindowMeasurement> {
-    const q: MeasureQuery = { service: this.config.service, fromMs, toMs, instances, utilisationMetric: this.config.telemetry.utilisationMetric, queueMetric: this.config.telemetry.queueMetric };
+  private async measure(fromMs: number, toMs: number, instances?: string[], samples = false): Promise<WindowMeasurement> {
+    const q: MeasureQuery = { service: this.config.service, fromMs, toMs, instances, utilisationMetric: this.config.telemetry.utilisationMetric, queueMetric: this.config.telemetry.queueMetric, samples };
     return this.deps.measure ? await this.deps.measure(q) : measureWindow(this.deps.telemetry, q);
+  }
+
+  /**
+   * The analytic utilisation of a config at a request rate per instance (ρ = λ·s/c), or
+   * undefined when no pre-check is configured. Catches "near capacity looks fine in a short
+   * window" before anything is applied.
+   */
+  precheck(config: Config, ratePerSPerInstance: number): UtilisationPrecheck | undefined {
+    const p = this.config.guardrails.utilisationPrecheck;
+    if (!p || !(ratePerSPerInstance >= 0)) return undefined;
+    const b = p.batchKnob !== undefined ? Math.max(1, Number(config[p.batchKnob])) : undefined;
+    const serviceTimeMs = b !== undefined && Number.isFinite(b) ? p.perBatchMs / b + p.perItemMs : (p.serviceTimeMs as number);
+    const c = p.concurrencyKnob !== undefined ? Math.max(1e-9, Number(config[p.concurrencyKnob])) : p.concurrency;
+    const concurrency = Number.isFinite(c) ? c : p.concurrency;
+    const rho = ((ratePerSPerInstance / 1000) * serviceTimeMs) / concurrency;
+    return { rho: round(rho, 4), max: p.max, ratePerS: round(ratePerSPerInstance), serviceTimeMs: round(serviceTimeMs, 4), concurrency };
+  }
+
+  /** Auto mode may run a trial on its own in this regime (the first change needs a human). */
+  private autoMayAct(st: RegimeState | undefined): boolean {
+    return !this.config.guardrails.firstChangeApproval || st?.humanApproved === true;
   }
 
   objectiveOf(config: Config, m: WindowMeasurement): number {
@@ -260,7 +292,7 @@ export class TunerService {
     if (now - this.lastChangeMs < this.config.guardrails.minIntervalMs) return { regime: regime.key, note: 'minimum interval between changes' };
     const suggestion = this.suggest(st, current, m);
     if (!suggestion) return { regime: regime.key, note: 'current configuration is the best known for this regime' };
-    if (this.mode === 'auto' && this.insideEnvelope(suggestion.config, current).ok) {
+    if (this.mode === 'auto' && this.insideEnvelope(suggestion.config, current).ok && this.autoMayAct(st)) {
       const trial = await this.runSuggestion(suggestion, 'auto');
       return { regime: regime.key, suggestion, trial };
     }
@@ -268,7 +300,12 @@ export class TunerService {
   }
 
   private suggest(st: RegimeState, current: Config, m: WindowMeasurement): Suggestion | undefined {
-    const p = st.optimizer.ask(current);
+    const rate = this.lastRate;
+    const admissible = (c: Config) => {
+      const pc = rate !== undefined ? this.precheck(c, rate) : undefined;
+      return !pc || pc.rho < pc.max;
+    };
+    const p = st.optimizer.ask(current, { admissible });
     const limitedProposal = limitConfig(this.knobs, current, p.config);
     const { config, limited } = this.mode === 'auto' ? this.clampToEnvelope(limitedProposal.config, current, limitedProposal.limited) : limitedProposal;
     if (st.optimizer.space.key(config) === st.optimizer.space.key(current)) return undefined;
@@ -303,6 +340,9 @@ export class TunerService {
     for (const [k, why2] of Object.entries(limited)) reasons.push(`${k} limited by ${why2.join(' and ')}`);
     const env = this.insideEnvelope(config, current);
     if (this.mode === 'auto' && !env.ok) reasons.push(`outside the approved envelope (${env.reason}): needs approval`);
+    if (this.mode === 'auto' && env.ok && !this.autoMayAct(st)) reasons.push(`first change in regime ${st.regime.key}: needs a human approval even in auto mode`);
+    const pc = rate !== undefined ? this.precheck(config, rate) : undefined;
+    if (pc) reasons.push(`utilisation pre-check: ρ = ${pc.rho} at ${pc.ratePerS} req/s per instance (limit ${pc.max})`);
     const s: Suggestion = { id: `s${this.clock().toString(36)}-${++this.seq}`, createdMs: this.clock(), regime: st.regime.key, status: 'open', current, config, limited, reason: p.reason, reasons, expected };
     this.suggestionsById.set(s.id, s);
     this.record({ kind: 'suggestion', suggestionId: s.id, reason: reasons.join('; '), previous: current, requested: config, limited, predicted: expected, verdict: this.mode === 'observe' ? 'would-apply' : undefined });
@@ -395,26 +435,38 @@ export class TunerService {
       const rest = instances.slice(1);
       const previous = this.knobsOnly(await this.deps.applier.read(canary));
       const { config, limited } = limitConfig(this.knobs, previous, requested);
+      const st = this.detector.regime ? this.stateFor(this.detector.regime) : undefined;
       if (this.mode === 'auto' && why.actor === 'auto') {
         const env = this.insideEnvelope(config, previous);
         if (!env.ok) return this.refuse(`outside the approved envelope: ${env.reason}`, why, { previous, requested: config, limited });
+        if (!this.autoMayAct(st)) return this.refuse(`first change in regime ${st?.regime.key ?? 'unknown'} needs a human approval`, why, { previous, requested: config, limited });
       }
       const { windowMs, settleMs } = this.config.evaluation;
       const t0 = this.clock();
-      const before = await this.measure(t0 - windowMs, t0, rest.length ? rest : undefined);
-      let applied: Record<string, Config>;
-      try {
-        applied = await this.applyAll([canary], config);
-      } catch (e) {
-        const refused = e instanceof ApplyError && e.refused;
-        return this.finish('refused', `${refused ? 'service refused the values' : 'apply failed'}: ${(e as Error).message}`, why, { previous, requested: config, limited, instances, canary });
+      const before = await this.measure(t0 - windowMs, t0, rest.length ? rest : undefined, true);
+      const precheck = this.precheck(config, before.ratePerS / Math.max(1, rest.length || 1));
+      if (precheck && precheck.rho >= precheck.max)
+        return this.refuse(`utilisation pre-check: predicted ρ = ${precheck.rho} ≥ ${precheck.max} (λ ${precheck.ratePerS} req/s × ${precheck.serviceTimeMs} ms / ${precheck.concurrency})`, why, {
+          previous,
+          requested: config,
+          limited,
+          precheck,
+        });
+      // The rollout plan: the canary alone, then cumulative shares of the instances.
+      const plan: string[][] = [[canary]];
+      for (const share of this.config.guardrails.stages) {
+        const n = Math.max(plan[plan.length - 1].length + 1, Math.ceil(share * instances.length));
+        if (n > instances.length) break;
+        plan.push(instances.slice(0, n));
       }
-      this.lastChangeMs = this.clock();
-      const stage = async (cohort: string[], baseline: WindowMeasurement): Promise<{ failed: string[]; m: WindowMeasurement; all: WindowMeasurement }> => {
+      if (plan[plan.length - 1].length < instances.length) plan.push(instances.slice());
+      const applied: Record<string, Config> = {};
+      const stages: NonNullable<TunerAuditRecord['stages']> = [];
+      const stage = async (cohort: string[]): Promise<{ failed: string[]; m: WindowMeasurement; all: WindowMeasurement }> => {
         await this.sleep(settleMs + windowMs);
         let win = windowMs;
         let t = this.clock();
-        let m = await this.measure(t - win, t, cohort);
+        let m = await this.measure(t - win, t, cohort, true);
         // Too few requests for a steady p99 (a canary gets 1/n of the traffic): extend the
         // window, up to 3× in all, rather than judge on noise.
         const minReq = this.config.evaluation.minRequests;
@@ -423,21 +475,36 @@ export class TunerService {
           await this.sleep(extra);
           win += extra;
           t = this.clock();
-          m = await this.measure(t - win, t, cohort);
+          m = await this.measure(t - win, t, cohort, true);
         }
         const all = await this.measure(t - win, t);
-        const base = rest.length && cohort.length < instances.length ? await this.measure(t - win, t, rest) : baseline;
-        return { failed: this.checks(m, base, all, instances.length), m, all };
+        // Baseline cohort: the instances not yet changed, same window; the window before
+        // the change when every instance has it.
+        const untouched = instances.filter((i) => !cohort.includes(i));
+        const base = untouched.length ? await this.measure(t - win, t, untouched, true) : before;
+        const { failed, stats } = this.checks(m, base, all, instances.length);
+        stages.push({ instances: cohort.slice(), baseline: untouched.length ? untouched : 'before', failed, stats });
+        return { failed, m, all };
       };
-      const st = this.detector.regime ? this.stateFor(this.detector.regime) : undefined;
-      // Stage 1: the canary (the only stage when there is one instance).
-      let result = await stage([canary], before);
-      if (this.killSwitch) return this.finish('rolled-back', 'kill switch pressed during the trial (already reverted)', why, { previous, requested: config, limited, applied, instances, canary, before: summary(before), after: summary(result.m) });
-      if (result.failed.length === 0 && rest.length) {
-        Object.assign(applied, await this.applyAll(rest, config));
-        result = await stage(instances, before);
-        if (this.killSwitch) return this.finish('rolled-back', 'kill switch pressed during the trial (already reverted)', why, { previous, requested: config, limited, applied, instances, canary, before: summary(before), after: summary(result.m) });
+      let result: { failed: string[]; m: WindowMeasurement; all: WindowMeasurement } | undefined;
+      for (const cohort of plan) {
+        const newly = cohort.filter((i) => !(i in applied));
+        try {
+          Object.assign(applied, await this.applyAll(newly, config));
+        } catch (e) {
+          if (Object.keys(applied).length === 0) {
+            const refused = e instanceof ApplyError && e.refused;
+            return this.finish('refused', `${refused ? 'service refused the values' : 'apply failed'}: ${(e as Error).message}`, why, { previous, requested: config, limited, instances, canary, precheck });
+          }
+          result = { failed: [`apply to ${newly.join(', ')} failed: ${(e as Error).message}`], m: result?.m ?? before, all: result?.all ?? before };
+          break;
+        }
+        this.lastChangeMs = this.clock();
+        result = await stage(cohort);
+        if (this.killSwitch) return this.finish('rolled-back', 'kill switch pressed during the trial (already reverted)', why, { previous, requested: config, limited, applied, instances, canary, before: summary(before), after: summary(result.m), stages });
+        if (result.failed.length) break;
       }
+      const res = result as { failed: string[]; m: WindowMeasurement; all: WindowMeasurement };
       const effective = applied[canary];
       // What the audit record says of this trial, whichever way it ends.
       const trial = {
@@ -448,20 +515,23 @@ export class TunerService {
         instances,
         canary,
         before: summary(before, this.objectiveOf(previous, before)),
-        after: summary(result.m, this.objectiveOf(effective, result.m)),
+        after: summary(res.m, this.objectiveOf(effective, res.m)),
+        stages,
+        precheck,
       };
-      if (result.failed.length) {
+      if (res.failed.length) {
         const touched = Object.keys(applied);
         const reverted = await this.applyAll(touched, previous).catch((e: Error) => ({ error: { message: e.message } }) as unknown as Record<string, Config>);
         this.lastChangeMs = this.clock();
-        const regimeChanged = result.failed.some((f) => f.startsWith('regime changed'));
+        const regimeChanged = res.failed.some((f) => f.startsWith('regime changed'));
         // A regime change says nothing about the config: discard instead of learning from it.
-        if (st && !regimeChanged) st.optimizer.tell(this.observation(effective, result.m, true));
-        return this.finish('rolled-back', `rolled back: ${result.failed.join('; ')}`, why, { ...trial, checks: result.failed, reverted });
+        if (st && !regimeChanged) st.optimizer.tell(this.observation(effective, res.m, true));
+        return this.finish('rolled-back', `rolled back: ${res.failed.join('; ')}`, why, { ...trial, checks: res.failed, reverted });
       }
       if (st) {
-        st.optimizer.tell(this.observation(effective, result.m));
+        st.optimizer.tell(this.observation(effective, res.m));
         st.lastToldKey = st.optimizer.space.key(effective);
+        if (why.actor !== 'auto') st.humanApproved = true;
       }
       this.keptChanges.push({ previous, applied: effective, timeMs: this.clock() });
       return this.finish('kept', why.reason, why, { ...trial, checks: ['all checks passed'] });
@@ -470,21 +540,40 @@ export class TunerService {
     }
   }
 
-  /** Guardrail checks of an evaluation window; returns the failed ones. */
-  private checks(m: WindowMeasurement, base: WindowMeasurement, all: WindowMeasurement, nInstances: number): string[] {
+  /**
+   * Guardrail checks of an evaluation window against its baseline cohort; returns the failed
+   * ones. With latency samples on both sides (≥ 20 each) the latency and error comparisons are
+   * statistical (tuner/stats.ts: Mann–Whitney U with the tolerance as margin, a tail-exceedance
+   * test at baseline p99 × (1 + tolerance), a two-proportion test on errors); otherwise the
+   * plain thresholds.
+   */
+  private checks(m: WindowMeasurement, base: WindowMeasurement, all: WindowMeasurement, nInstances: number): { failed: string[]; stats?: unknown } {
     const g = this.config.guardrails;
     const failed: string[] = [];
+    let stats: unknown;
     if (m.requests < this.config.evaluation.minRequests) failed.push(`inconclusive: ${m.requests} requests < ${this.config.evaluation.minRequests} in the window`);
     if (this.detector.differs(all.ratePerS / nInstances, all.mix)) failed.push(`regime changed mid-trial (${round(all.ratePerS / nInstances)} req/s per instance)`);
-    if (base.requests > 0 && m.requests > 0 && m.p99Ms > base.p99Ms * (1 + g.p99Tolerance)) failed.push(`p99 ${round(m.p99Ms)} ms > baseline ${round(base.p99Ms)} ms × ${1 + g.p99Tolerance}`);
-    if (m.errorRate > base.errorRate + g.errorRateDelta) failed.push(`error rate ${round(m.errorRate, 4)} > baseline ${round(base.errorRate, 4)} + ${g.errorRateDelta}`);
+    const lat = m.latenciesMs;
+    const baseLat = base.latenciesMs;
+    if (lat && baseLat && lat.length >= 20 && baseLat.length >= 20) {
+      const c = compareCanary({ latenciesMs: lat, errors: m.errors ?? 0 }, { latenciesMs: baseLat, errors: base.errors ?? 0 }, { tolerance: g.p99Tolerance, errorRateDelta: g.errorRateDelta, alpha: g.alpha });
+      failed.push(...c.failed);
+      stats = {
+        mannWhitney: { auc: round(c.latency.auc, 4), z: round(c.latency.z, 3), p: c.latency.p, n: [lat.length, baseLat.length] },
+        tail: { thresholdMs: round(c.tail.thresholdMs), canaryShare: round(c.tail.p1, 5), baselineShare: round(c.tail.p2, 5), p: c.tail.p },
+        errors: { canary: round(c.errors.p1, 5), baseline: round(c.errors.p2, 5), p: c.errors.p },
+      };
+    } else {
+      if (base.requests > 0 && m.requests > 0 && m.p99Ms > base.p99Ms * (1 + g.p99Tolerance)) failed.push(`p99 ${round(m.p99Ms)} ms > baseline ${round(base.p99Ms)} ms × ${1 + g.p99Tolerance}`);
+      if (m.errorRate > base.errorRate + g.errorRateDelta) failed.push(`error rate ${round(m.errorRate, 4)} > baseline ${round(base.errorRate, 4)} + ${g.errorRateDelta}`);
+    }
     for (const c of this.constraints) {
       const v = (m as unknown as Record<string, number | undefined>)[c.name];
       if (v !== undefined && Number.isFinite(v) && v > c.max) failed.push(`${c.name} ${round(v, 4)} > limit ${c.max}`);
     }
     if (m.p99SecondHalfMs > m.p99FirstHalfMs * g.queueGrowthRatio && m.p99SecondHalfMs > base.p99Ms) failed.push(`queue growing: p99 ${round(m.p99FirstHalfMs)} → ${round(m.p99SecondHalfMs)} ms within the window`);
     if (m.queueSlopePerS !== undefined && m.queueSlopePerS > 0 && (m.queueDepth ?? 0) > 1) failed.push(`queue depth growing (${round(m.queueSlopePerS, 3)}/s)`);
-    return failed;
+    return { failed, stats };
   }
 
   /** Reverts the last kept change on every instance (an operator's rollback). */

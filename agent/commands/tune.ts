@@ -152,7 +152,7 @@ async function runLoop(opts: RunOptions): Promise<void> {
   const prober = new Prober({ service: config.service, targets: targets.map((t, i) => ({ instance: t.instance, url: probeUrls[i] })), ratePerS: opts.probeRps, method: opts.probeBody ? 'POST' : 'GET', body: opts.probeBody }, store);
   const audit = new JsonlAuditSink(opts.audit);
   const tuner = new TunerService({ config, telemetry: store, applier: createApplier(config.applier), audit });
-  const rl = config.mode === 'approve' && process.stdin.isTTY ? readline.createInterface({ input: process.stdin, output: process.stderr }) : undefined;
+  const rl = config.mode !== 'observe' && process.stdin.isTTY ? readline.createInterface({ input: process.stdin, output: process.stderr }) : undefined;
   let stopping = false;
   const onSig = () => {
     stopping = true;
@@ -172,7 +172,10 @@ async function runLoop(opts: RunOptions): Promise<void> {
         continue;
       }
       let trial = step.trial;
-      if (!trial && step.suggestion && config.mode === 'approve' && rl) {
+      // Approve mode asks for every change; auto mode only for the first change of a regime
+      // (or one outside the approved envelope), which it may not make alone.
+      const needsHuman = config.mode === 'approve' || (config.mode === 'auto' && step.suggestion?.reasons.some((r) => /needs (a human )?approval/.test(r)));
+      if (!trial && step.suggestion && needsHuman && rl) {
         process.stderr.write(`suggestion ${step.suggestion.id}:\n  ${step.suggestion.reasons.join('\n  ')}\n`);
         const answer = await rl.question('apply it as a guarded trial? [y/N] ');
         if (/^y(es)?$/i.test(answer.trim())) trial = await tuner.approve(step.suggestion.id, 'cli');

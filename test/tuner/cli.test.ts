@@ -43,7 +43,7 @@ describe('faultline tune (CLI)', () => {
         '  applier: {kind: http, targets: [{instance: x, url: "http://127.0.0.1:1"}]}',
         '  regimes: {minDwellMs: 0}',
         '  evaluation: {windowMs: 600, minRequests: 5, settleMs: 0}',
-        '  guardrails: {minIntervalMs: 0, approvedRanges: {workers: {min: 2, max: 8}}}',
+        '  guardrails: {minIntervalMs: 0, firstChangeApproval: false, approvedRanges: {workers: {min: 2, max: 8}}}',
       ].join('\n'),
     );
     const audit = path.join(dir, 'audit.jsonl');

@@ -26,6 +26,20 @@ function tunerConfig(targets: AdminInstance[], over: Partial<TunerConfigInput> =
   });
 }
 
+/** Auto mode: the open suggestion of the regime's first change is approved by a human. */
+async function approveFirst(tuner: TunerService, world: VirtualWorld): Promise<void> {
+  let open = tuner.listSuggestions('open');
+  for (let i = 0; open.length === 0 && i < 3; i++) {
+    await world.sleep(WINDOW);
+    await tuner.tick();
+    open = tuner.listSuggestions('open');
+  }
+  expect(open).toHaveLength(1);
+  expect(open[0].reasons.join(' ')).toMatch(/first change in regime .* needs a human approval/);
+  const out = await tuner.approve(open[0].id, 'oncall');
+  expect(out.record.actor).toBe('oncall');
+}
+
 describe('TunerService against real admin endpoints', () => {
   let admins: AdminInstance[] = [];
   afterEach(async () => {
@@ -173,6 +187,8 @@ describe('TunerService against real admin endpoints', () => {
       mode: 'auto',
       guardrails: { approvedRanges: { threads: { min: 2, max: 12 }, maxBatch: { min: 4, max: 32 } }, minIntervalMs: 0, p99Tolerance: 0.5 },
     });
+    // the regime's first change waits for a human, even in auto mode
+    await approveFirst(tuner, world);
     for (let i = 0; i < 12; i++) {
       await world.sleep(WINDOW);
       await tuner.tick();
@@ -192,6 +208,7 @@ describe('TunerService against real admin endpoints', () => {
       mode: 'auto',
       guardrails: { approvedRanges: { threads: { min: 2, max: 12 } }, minIntervalMs: 0, p99Tolerance: 0.5 },
     });
+    await approveFirst(tuner, world);
     for (let i = 0; i < 5; i++) {
       await world.sleep(WINDOW);
       await tuner.tick();
