@@ -8,7 +8,7 @@
 import type { AnomalyReport } from '../model/diagnosis';
 import type { MetricPoint, Snapshot, Span } from '../model/telemetry';
 import { seriesKey } from '../model/telemetry';
-import { metricCategory } from './metrics';
+import { counterRates, metricCategory } from './metrics';
 import { quantileSorted, sortedCopy } from './stats';
 // Local copies of the model's enums: hot loops should not go through module getters.
 const K_CONSUMER = 5;
@@ -456,7 +456,8 @@ export function signalsAt(snapshot: Snapshot, changeAtMs: number): AnomalyReport
 }
 
 /**
- * Change point from gauge metrics, for faults the spans do not show (a memory leak, a hog):
+ * Change point from gauge metrics and counter rates (`counterRates`: CPU seconds, disk busy
+ * time, bytes), for faults the spans do not show (a memory leak, a hog):
  * per series, the split where the median of the points after it sits furthest from the
  * points before it, in robust spreads (median and IQR, with floors, as in metrics.ts). The
  * median after the split, not its maximum, so one spike is not a change. Resource series
@@ -471,7 +472,7 @@ export function metricChange(metrics: MetricPoint[], fromMs: number, toMs: numbe
   const bucketMs = bucketWidth(toMs - fromMs);
   const nb = Math.max(1, Math.ceil((toMs - fromMs) / bucketMs));
   const groups = new Map<string, Array<[number, number]>>();
-  for (const p of metrics) {
+  for (const p of [...metrics, ...counterRates(metrics)]) {
     if (p.kind !== 'gauge' && p.kind !== 'updowncounter') continue;
     // Resource series only: latency and errors are the spans' job, and app-level gauges
     // (queue depth, in-flight) move with every burst of load.

@@ -40,8 +40,40 @@ const SCORE_FLOOR = 3;
 const FLAT_SERIES_CAP = 10;
 
 /**
- * Scores every series with points on both sides. Counters are skipped (their rate would be
- * needed; gauges carry the resource signals), histograms use their mean (sum / count).
+ * Counters as per-second rates, so cumulative resource counters (CPU seconds, disk busy time,
+ * bytes, throttled periods, Prometheus `_total`s) can be scored like gauges: one gauge point
+ * per pair of consecutive points of a series, at the later one's time, unit `<unit>/s`. A
+ * cumulative counter that falls has restarted: that pair is skipped. A delta point is already
+ * an increment: it is divided by the gap to the series' previous point.
+ */
+export function counterRates(points: MetricPoint[]): MetricPoint[] {
+  const bySeries = new Map<string, MetricPoint[]>();
+  for (const p of points) {
+    if (p.kind !== 'counter' || !Number.isFinite(p.value)) continue;
+    const key = seriesKey(p);
+    const list = bySeries.get(key);
+    if (list) list.push(p);
+    else bySeries.set(key, [p]);
+  }
+  const out: MetricPoint[] = [];
+  for (const list of bySeries.values()) {
+    list.sort((a, b) => a.timeMs - b.timeMs);
+    for (let i = 1; i < list.length; i++) {
+      const prev = list[i - 1], cur = list[i];
+      const seconds = (cur.timeMs - prev.timeMs) / 1000;
+      if (!(seconds > 0)) continue;
+      const increment = cur.temporality === 'delta' ? cur.value : cur.value - prev.value;
+      if (increment < 0) continue;
+      out.push({ ...cur, kind: 'gauge', value: increment / seconds, unit: `${cur.unit}/s` });
+    }
+  }
+  return out;
+}
+
+/**
+ * Scores every series with points on both sides. Counters are scored as their rates
+ * (`counterRates`, the baseline's and the window's each on their own: there is a gap between
+ * the two recordings); histograms use their mean (sum / count).
  */
 export function scoreMetrics(window: MetricPoint[], baseline: MetricPoint[] | undefined, changeAtMs: number): MetricSeriesScore[] {
   const groups = new Map<string, { p: MetricPoint; normal: Array<[number, number]>; after: Array<[number, number]> }>();
@@ -55,8 +87,8 @@ export function scoreMetrics(window: MetricPoint[], baseline: MetricPoint[] | un
     (normal ? g.normal : g.after).push([p.timeMs, v]);
   };
   // Normal = the baseline recording and the window's points before the change.
-  if (baseline) for (const p of baseline) add(p, true);
-  for (const p of window) add(p, p.timeMs < changeAtMs);
+  if (baseline) for (const p of [...baseline, ...counterRates(baseline)]) add(p, true);
+  for (const p of [...window, ...counterRates(window)]) add(p, p.timeMs < changeAtMs);
   const out: MetricSeriesScore[] = [];
   for (const [key, g] of groups) {
     if (g.normal.length < MIN_NORMAL_POINTS || g.after.length === 0) continue;

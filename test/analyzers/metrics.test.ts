@@ -1,0 +1,40 @@
+// Metric evidence from counters: cumulative and delta counters become per-second rates, a
+// restart (the cumulative value falls) is not a negative rate, and a resource counter that
+// jumps after the change scores like a gauge would.
+
+import type { MetricPoint } from '../../model/telemetry';
+import { counterRates, scoreMetrics } from '../../analyzers/metrics';
+
+const point = (timeMs: number, value: number, extra: Partial<MetricPoint> = {}): MetricPoint => ({
+  name: 'system.disk.operation_time', unit: 's', kind: 'counter', service: '', instance: 'node-a', host: 'node-a', labels: { 'system.device': 'sda' }, timeMs, value, ...extra,
+});
+
+test('cumulative counters become rates at the later point; a restart is skipped', () => {
+  const rates = counterRates([point(10_000, 100), point(0, 90), point(20_000, 130), point(30_000, 5), point(40_000, 15)]);
+  expect(rates.map((p) => [p.timeMs, p.value])).toEqual([[10_000, 1], [20_000, 3], [40_000, 1]]);
+  expect(rates.every((p) => p.kind === 'gauge' && p.unit === 's/s')).toBe(true);
+});
+
+test('delta counters are divided by the gap to the previous point', () => {
+  const rates = counterRates([point(0, 7, { temporality: 'delta' }), point(5_000, 10, { temporality: 'delta' })]);
+  expect(rates.map((p) => p.value)).toEqual([2]);
+});
+
+test('series are kept apart by labels; gauges are not rates', () => {
+  const rates = counterRates([point(0, 0), point(10_000, 10), point(0, 0, { labels: { 'system.device': 'sdb' } }), point(10_000, 50, { labels: { 'system.device': 'sdb' } }), point(0, 1, { kind: 'gauge' }), point(10_000, 2, { kind: 'gauge' })]);
+  expect(rates.map((p) => p.value).sort((a, b) => a - b)).toEqual([1, 5]);
+});
+
+test('a disk-busy counter that jumps after the change is scored as disk evidence', () => {
+  const pts: MetricPoint[] = [];
+  let busy = 1000;
+  for (let t = 0; t <= 200_000; t += 10_000) {
+    busy += (t > 120_000 ? 0.9 : 0.02 + (t % 30_000 === 0 ? 0.004 : 0)) * 10;
+    pts.push(point(t, busy));
+  }
+  const scores = scoreMetrics(pts, undefined, 120_000);
+  expect(scores).toHaveLength(1);
+  expect(scores[0]).toMatchObject({ name: 'system.disk.operation_time', category: 'disk', unit: 's/s', direction: 1 });
+  expect(scores[0].after).toBeCloseTo(0.9, 5);
+  expect(scores[0].score).toBeGreaterThan(10);
+});
