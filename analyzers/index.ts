@@ -148,7 +148,7 @@ function toCause(c: ServiceScore, topTotal: number, detected: boolean, nextId: (
   const evidence: Evidence[] = [...c.evidence]
     .sort((a, b) => b.weight - a.weight || b.score - a.score)
     .slice(0, 6)
-    .map(({ component: _c, weight: _w, ...e }) => ({ ...e, id: nextId() }));
+    .map(({ component: _c, weight: _w, kindWeight: _k, ...e }) => ({ ...e, id: nextId() }));
   const confidence = Math.max(0, Math.min(1, (c.score / topTotal) * (detected ? 1 : 0.5)));
   const cause: RankedCause = { service: c.service, kind: c.kind, score: round3(c.score), confidence: round3(confidence), evidence };
   const instance = pick(c.instanceVotes);

@@ -47,7 +47,8 @@ const MIN_AFTER = 3;
 const MIN_EDGE_STRENGTH = 0.15;
 
 /** Evidence before ids are assigned (diagnose numbers them). */
-export type EvidenceDraft = Omit<Evidence, 'id'> & { component: Component; weight: number };
+/** `kindWeight`: how strongly a metric series speaks for its category when the kind is named (utilisation not boosted). */
+export type EvidenceDraft = Omit<Evidence, 'id'> & { component: Component; weight: number; kindWeight?: number };
 
 export interface ServiceScore {
   service: string;
@@ -329,16 +330,21 @@ export function localize(
     let childFailed = false;
     for (let j = idx.childStart[i]; j < idx.childStart[i + 1]; j++) if (idx.err[idx.childList[j]]) childFailed = true;
     if (childFailed) continue;
-    // A timeout: a child that took (almost) all of the parent's time, or outlived it, is
-    // where the time went; descend to it.
+    // A timeout: a child that outlived the parent (cut off), or took (almost) all of its time
+    // where the wait was a call (a client span, or a call without client instrumentation whose
+    // child is the callee's server span), is where the time went; descend to it. A span that
+    // waited on calls that succeeded and then failed did so itself (its own error).
     let at = i;
     for (let depth = 0; depth < 32; depth++) {
       let slow = -1;
       const pEnd = idx.start[at] + idx.dur[at];
+      const atIsCall = idx.kind[at] === K_CLIENT || idx.kind[at] === K_PRODUCER;
       for (let j = idx.childStart[at]; j < idx.childStart[at + 1]; j++) {
         const c = idx.childList[j];
         const cEnd = idx.start[c] + idx.dur[c];
-        if (idx.dur[c] >= 0.8 * idx.dur[at] || (cEnd > pEnd && idx.dur[at] > 0 && idx.start[c] < pEnd)) slow = c;
+        const cutOff = cEnd > pEnd && idx.dur[at] > 0 && idx.start[c] < pEnd;
+        const waitedOnCall = atIsCall || idx.svc[c] !== idx.svc[at];
+        if (cutOff || (idx.dur[c] >= 0.8 * idx.dur[at] && waitedOnCall)) slow = c;
       }
       if (slow < 0) break;
       at = slow;
@@ -678,12 +684,15 @@ export function localize(
     // Log scale: a series 300 IQRs out is stronger evidence than one 10 out, but not 30x.
     // Utilisation has a natural scale: +80 points of CPU is decisive, +2 points is noise
     // however tight the normal spread was.
-    const s = w * Math.min(1.5, Math.log1p(m.score) / Math.log1p(100)) * utilisationFactor(m);
+    const logScore = Math.min(1.5, Math.log1p(m.score) / Math.log1p(100));
+    const s = w * logScore * utilisationFactor(m);
     const a = acc(m.service);
     if (s > a.parts.metric) a.parts.metric = s;
     vote(a.instanceVotes, m.instance, s * 2);
     a.evidence.push({
-      component: 'metric', weight: s, type: 'metric', service: m.service, instance: m.instance, series: m.key,
+      // Naming the kind, a series far out of its normal range counts more than a big but
+      // ordinary utilisation swing (a leak's GC work also raises CPU by many points).
+      component: 'metric', weight: s, kindWeight: w * logScore * Math.min(1, utilisationFactor(m)), type: 'metric', service: m.service, instance: m.instance, series: m.key,
       title: `${m.name} of ${m.instance} ${m.direction > 0 ? 'rose' : 'fell'}: ${fmt(m.before)} -> ${fmt(m.after)}${m.unit ? ' ' + m.unit : ''}`,
       before: m.before, after: m.after, unit: m.unit, score: m.score, points: m.points,
     });
@@ -755,8 +764,10 @@ export function localize(
 
 /** For utilisation series (percent or 0..1 ratio): the change in points / 20, within [0.2, 2]; else 1. */
 function utilisationFactor(m: MetricSeriesScore): number {
-  const percent = m.unit === '%' || /utili[sz]ation|usagerate|percent/i.test(m.name);
-  const ratio = !percent && (m.unit === '1' || /ratio/i.test(m.name)) && Math.max(Math.abs(m.before), Math.abs(m.after)) <= 1;
+  // OTel's *.utilization gauges are ratios (unit "1", 0..1); others send percent.
+  const upToOne = Math.max(Math.abs(m.before), Math.abs(m.after)) <= 1;
+  const percent = m.unit === '%' || /usagerate|percent/i.test(m.name) || (/utili[sz]ation/i.test(m.name) && !upToOne);
+  const ratio = !percent && (m.unit === '1' || /ratio|utili[sz]ation/i.test(m.name)) && upToOne;
   if (!percent && !ratio) return 1;
   const points = Math.abs(m.after - m.before) * (ratio ? 100 : 1);
   return Math.min(2, Math.max(0.2, points / 20));
@@ -775,7 +786,11 @@ function classify(a: Acc): FaultKind {
   const codeLevel = w.errors * p.errors + w.structure * p.structure;
   const network = w.edge * p.edge;
   const resource = Math.max(w.latency * p.latency, w.metric * p.metric);
-  const strongResource = a.evidence.find((e) => e.component === 'metric' && e.type === 'metric' && e.score >= 10 && /cpu|mem|heap|rss|disk|fs|io|throttl/.test((e.series ?? '').toLowerCase()));
+  let strongResource: EvidenceDraft | undefined;
+  for (const e of a.evidence) {
+    if (e.component !== 'metric' || e.type !== 'metric' || e.score < 10 || !/cpu|mem|heap|rss|disk|fs|io|throttl/.test((e.series ?? '').toLowerCase())) continue;
+    if (!strongResource || (e.kindWeight ?? e.weight) > (strongResource.kindWeight ?? strongResource.weight)) strongResource = e;
+  }
   // A configuration change of the service itself, or timeouts firing while the callee
   // answers in its normal time, with code-level symptoms: the configuration did it. (A new
   // code version with errors stays 'error'.)
@@ -799,7 +814,7 @@ function classify(a: Acc): FaultKind {
   }
   // Resource: the strongest own resource series names the kind.
   let best: EvidenceDraft | undefined;
-  for (const e of a.evidence) if (e.component === 'metric' && e.type === 'metric' && (!best || e.weight > best.weight)) best = e;
+  for (const e of a.evidence) if (e.component === 'metric' && e.type === 'metric' && (!best || (e.kindWeight ?? e.weight) > (best.kindWeight ?? best.weight))) best = e;
   if (best) {
     const s = (best.series ?? '').toLowerCase();
     if (/cpu|throttl/.test(s)) return 'cpu';
