@@ -6,13 +6,14 @@
 // Same arguments, same bytes: the simulator is seeded and the writer deterministic.
 
 import path from 'node:path';
-import { simulateIncident, TOPOLOGY, type SimulatedFault, type SimulationOptions } from '../agent/incident/simulate';
+import { prng, simulateIncident, TOPOLOGY, type SimulatedFault, type SimulationOptions } from '../agent/incident/simulate';
 import { writeIncident } from '../agent/incident/writer';
 
 /** One fixture per fault kind; small (1 request/s, 2 minutes, fault after 72 s) and gzip-compressed. */
 export const FIXTURES: Array<SimulationOptions & { fault: SimulatedFault }> = [
   { id: 'sim-cpu-ranker', seed: 11, fault: { kind: 'cpu', service: 'ranker', instance: 'ranker-1' } },
   { id: 'sim-memory-feature-store', seed: 12, fault: { kind: 'memory', service: 'feature-store', instance: 'feature-store-0' } },
+  { id: 'sim-disk-feature-store', seed: 17, fault: { kind: 'disk', service: 'feature-store', instance: 'feature-store-1' } },
   { id: 'sim-delay-recall-cf', seed: 13, fault: { kind: 'delay', service: 'recall-cf', instance: 'recall-cf-0', fromService: 'candidates' } },
   { id: 'sim-loss-candidates', seed: 14, fault: { kind: 'loss', service: 'candidates', instance: 'candidates-0', fromService: 'recommend' } },
   { id: 'sim-error-model-server', seed: 15, fault: { kind: 'error', service: 'model-server', instance: 'model-server-0' } },
@@ -21,17 +22,7 @@ export const FIXTURES: Array<SimulationOptions & { fault: SimulatedFault }> = [
 
 export const FIXTURE_SHAPE = { durationMs: 120_000, faultAfterMs: 72_000, requestsPerSecond: 1 };
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const KINDS: SimulatedFault['kind'][] = ['cpu', 'memory', 'delay', 'loss', 'error', 'config'];
+const KINDS: SimulatedFault['kind'][] = ['cpu', 'memory', 'disk', 'delay', 'loss', 'error', 'config'];
 
 /** A random but reproducible set: kind, service and instance drawn per incident. */
 export function randomSet(count: number, seed: number): SimulationOptions[] {

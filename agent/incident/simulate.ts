@@ -15,7 +15,7 @@ import { SpanKind, StatusCode, type Attributes, type MetricPoint, type Span } fr
 import type { IncidentContent } from './writer';
 
 export interface SimulatedFault {
-  kind: Exclude<FaultKind, 'unknown' | 'disk'>;
+  kind: Exclude<FaultKind, 'unknown'>;
   service: string;
   /** One instance of the service; all of its instances when absent. */
   instance?: string;
@@ -123,6 +123,8 @@ class Simulator {
   /** Busy ms per instance per metric interval, for the CPU gauges. */
   private readonly busy = new Map<string, Map<number, number>>();
   private readonly faultAtMs: number;
+  /** Noise of the disk series only, so adding them left every other series as it was. */
+  private readonly diskRand: () => number;
 
   constructor(
     private readonly o: Required<Pick<SimulationOptions, 'seed' | 'startMs' | 'durationMs' | 'requestsPerSecond' | 'metricIntervalMs'>> & {
@@ -131,6 +133,7 @@ class Simulator {
     },
   ) {
     this.rand = prng(o.seed);
+    this.diskRand = prng(o.seed ^ 0xd15c);
     this.faultAtMs = o.faultAtMs;
     for (const i of TOPOLOGY) {
       const list = this.byService.get(i.service) ?? [];
@@ -186,6 +189,10 @@ class Simulator {
       if (this.rand() < 0.2) ms += this.severity * (40 + 80 * this.rand()); // stop-the-world GC pauses
     }
     if (this.faulty(inst, t, 'config')) ms *= 1 + 2 * this.severity;
+    if (this.faulty(inst, t, 'disk')) {
+      ms *= 1 + 0.6 * this.severity; // synchronous log writes wait on a saturated device
+      if (this.rand() < 0.15) ms += this.severity * (20 + 40 * this.rand()); // an fsync stall
+    }
     const slot = Math.floor((t - this.o.startMs) / this.o.metricIntervalMs);
     const b = this.busy.get(inst.instance) ?? new Map<number, number>();
     b.set(slot, (b.get(slot) ?? 0) + ms);
@@ -321,7 +328,8 @@ class Simulator {
         });
         cur += cacheMs;
         if (this.rand() < 0.2) {
-          const loadMs = this.lognormal(12, 0.3);
+          let loadMs = this.lognormal(12, 0.3);
+          if (this.faulty(inst, cur, 'disk')) loadMs *= 1 + 3 * this.severity; // the feature files sit on that disk
           this.push(inst, {
             traceId,
             spanId: this.hex(16),
@@ -393,6 +401,14 @@ class Simulator {
     const out: MetricPoint[] = [];
     const hostCpu = new Map<string, number[]>();
     const hostMem = new Map<string, number>();
+    // Disk counters are cumulative, as hosts and SDKs export them: bytes written per process,
+    // busy seconds per host device.
+    const written = new Map<string, number>();
+    const hostBusy = new Map<string, number>();
+    const dn = () => {
+      const u = 1 - this.diskRand();
+      return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.diskRand());
+    };
     const n = Math.floor(this.o.durationMs / this.o.metricIntervalMs);
     const faultSpan = Math.max(1, this.o.startMs + this.o.durationMs - this.faultAtMs);
     for (let slot = 0; slot < n; slot++) {
@@ -411,8 +427,18 @@ class Simulator {
         const base = { service: inst.service, instance: inst.instance, host: inst.host, labels: {}, timeMs: t };
         out.push({ ...base, name: 'process.cpu.utilization', unit: '1', kind: 'gauge', value: round4(cpu) });
         out.push({ ...base, name: 'process.memory.usage', unit: 'By', kind: 'updowncounter', value: Math.round(mem) });
+        let writeRate = 2e5 * (1 + 0.1 * dn());
+        if (this.faulty(inst, mid, 'disk')) writeRate += 6e7 * this.severity * (1 + 0.1 * dn()); // a runaway writer: compaction, debug logging
+        written.set(inst.instance, (written.get(inst.instance) ?? 1e9) + Math.max(0, writeRate) * (this.o.metricIntervalMs / 1000));
+        out.push({ ...base, name: 'process.disk.io', unit: 'By', kind: 'counter', labels: { 'disk.io.direction': 'write' }, value: Math.round(written.get(inst.instance)!) });
         hostCpu.set(inst.host, [...(hostCpu.get(inst.host) ?? []), cpu]);
         hostMem.set(inst.host, (hostMem.get(inst.host) ?? 0) + mem);
+      }
+      for (const host of hostCpu.keys()) {
+        let busy = 0.02 + 0.004 * dn();
+        if (TOPOLOGY.some((i) => i.host === host && this.faulty(i, mid, 'disk'))) busy += 0.85 * Math.min(1, this.severity);
+        hostBusy.set(host, (hostBusy.get(host) ?? 5e3) + Math.min(1, Math.max(0, busy)) * (this.o.metricIntervalMs / 1000));
+        out.push({ service: '', instance: host, host, labels: { 'system.device': 'nvme0n1' }, timeMs: t, name: 'system.disk.operation_time', unit: 's', kind: 'counter', value: round4(hostBusy.get(host)!) });
       }
       for (const [host, cpus] of hostCpu) {
         // Four cores per node; other tenants add a little.
