@@ -47,7 +47,7 @@ function table(rows: string[][]): string {
 
 export function formatBench(r: BenchReport): string {
   const out: string[] = [];
-  const perIncident: string[][] = [['incident', 'kind', 'truth', 'rank', 'top-1', 'ms']];
+  const perIncident: string[][] = [['incident', 'kind', 'truth', 'rank', 'top-1', 'its kind', 'ms']];
   for (const c of r.cases) {
     perIncident.push([
       c.id ?? path.basename(c.incident),
@@ -55,12 +55,14 @@ export function formatBench(r: BenchReport): string {
       c.truthService ?? '-',
       c.error ? 'error' : c.rank !== undefined ? String(c.rank) : c.truthService ? 'miss' : '-',
       c.top ?? '-',
+      c.topKind ?? '-',
       String(c.ms),
     ]);
   }
   out.push(table(perIncident));
-  const row = (name: string, s: Scores) => [name, String(s.n), f2(s.ac[0]), f2(s.ac[2]), f2(s.avg5), f0(s.meanMs), f0(s.medianMs)];
-  const summary: string[][] = [['kind', 'n', 'AC@1', 'AC@3', 'Avg@5', 'mean ms', 'median ms'], row('all', r.overall)];
+  const row = (name: string, s: Scores) => [name, String(s.n), f2(s.ac[0]), f2(s.ac[2]), f2(s.avg5), f2(s.kindAt1), f0(s.meanMs), f0(s.medianMs)];
+  // kind@1: the true service first AND named with the true fault kind.
+  const summary: string[][] = [['kind', 'n', 'AC@1', 'AC@3', 'Avg@5', 'kind@1', 'mean ms', 'median ms'], row('all', r.overall)];
   for (const [kind, s] of Object.entries(r.byKind)) summary.push(row(kind, s));
   out.push(`${r.root}: ${r.incidents} incident(s), ${r.scored} with ground truth, ${r.errors} failed to replay\n`);
   out.push(table(summary));

@@ -88,7 +88,7 @@ function toCase(r: ReplayResult): BenchCase {
 export function summarize(root: string, cases: BenchCase[]): BenchReport {
   // An incident that failed to replay counts as a miss when its truth is known: a bench
   // that silently dropped failures would flatter the analyzer.
-  const scored: ScoredCase[] = cases.filter((c) => c.truthService !== undefined).map((c) => ({ rank: c.error ? undefined : c.rank, kind: c.kind!, ms: c.ms }));
+  const scored: ScoredCase[] = cases.filter((c) => c.truthService !== undefined).map((c) => ({ rank: c.error ? undefined : c.rank, kind: c.kind!, ms: c.ms, kindAtTop: !c.error && c.rank === 1 && c.topKind === c.kind }));
   const { overall, byKind } = scoreByKind(scored);
   return { root, incidents: cases.length, scored: scored.length, errors: cases.filter((c) => c.error).length, overall, byKind, cases };
 }

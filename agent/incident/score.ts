@@ -6,12 +6,16 @@ export interface ScoredCase {
   rank: number | undefined;
   kind: string;
   ms: number;
+  /** The true service ranked first with the true fault kind. */
+  kindAtTop?: boolean;
 }
 
 export interface Scores {
   n: number;
   ac: [number, number, number, number, number]; // AC@1..AC@5
   avg5: number;
+  /** Share of incidents whose true service is first and named with the true fault kind. */
+  kindAt1: number;
   meanMs: number;
   medianMs: number;
 }
@@ -29,6 +33,7 @@ export function score(cases: ScoredCase[]): Scores {
     n: cases.length,
     ac,
     avg5: cases.length ? ac.reduce((a, b) => a + b, 0) / 5 : NaN,
+    kindAt1: cases.length ? cases.filter((c) => c.kindAtTop).length / cases.length : NaN,
     meanMs: ms.length ? ms.reduce((a, b) => a + b, 0) / ms.length : NaN,
     medianMs: median(ms),
   };

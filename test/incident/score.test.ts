@@ -26,8 +26,20 @@ describe('AC@k and Avg@5', () => {
     const s = score(ranks.map((rank, i) => ({ rank, kind: 'x', ms: [10, 20, 30, 40, 1000][i] })));
     expect(s.ac).toEqual([0.2, 0.4, 0.6, 0.6, 0.8]);
     expect(s.avg5).toBeCloseTo((0.2 + 0.4 + 0.6 + 0.6 + 0.8) / 5, 12);
+    expect(s.kindAt1).toBe(0); // no case says its kind was right
     expect(s.meanMs).toBe(220);
     expect(s.medianMs).toBe(30);
+  });
+
+  it('kind@1 counts the true service first with the true kind', () => {
+    const s = score([
+      { rank: 1, kind: 'cpu', ms: 1, kindAtTop: true },
+      { rank: 1, kind: 'cpu', ms: 1, kindAtTop: false },
+      { rank: 2, kind: 'cpu', ms: 1 },
+      { rank: undefined, kind: 'cpu', ms: 1 },
+    ]);
+    expect(s.ac[0]).toBe(0.5);
+    expect(s.kindAt1).toBe(0.25);
   });
 
   it('splits by fault kind', () => {

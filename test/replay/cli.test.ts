@@ -21,10 +21,13 @@ const FIXTURES = path.join(ROOT, 'fixtures', 'incidents');
  * (reported, not hidden): its output shape is still checked.
  */
 const EXPECTED_MAX_RANK: Record<string, number> = {
+  'sim-config-recommend': 1,
   'sim-cpu-ranker': 1,
   'sim-delay-recall-cf': 1,
+  'sim-disk-feature-store': 1,
   'sim-error-model-server': 1,
-  'sim-loss-candidates': 2,
+  'sim-loss-candidates': 1,
+  'sim-memory-feature-store': 1,
 };
 
 interface Run {
@@ -165,16 +168,19 @@ describe('faultline bench', () => {
     const report = JSON.parse(run.stdout);
     expect(report.incidents).toBe(fixtureNames.length);
     expect(report.scored).toBe(fixtureNames.length);
-    expect(Object.keys(report.byKind).sort()).toEqual(['config', 'cpu', 'delay', 'error', 'loss', 'memory']);
+    expect(Object.keys(report.byKind).sort()).toEqual(['config', 'cpu', 'delay', 'disk', 'error', 'loss', 'memory']);
     // AC@k agrees with the per-incident ranks it reports.
     const ranks: Array<number | undefined> = report.cases.map((c: { rank?: number }) => c.rank);
     for (const k of [1, 3]) expect(report.overall.ac[k - 1]).toBeCloseTo(ranks.filter((r) => r !== undefined && r <= k).length / ranks.length, 10);
+    // kind@1 agrees with the per-incident top service and kind.
+    const kindRight = report.cases.filter((c: { rank?: number; kind: string; topKind?: string }) => c.rank === 1 && c.topKind === c.kind).length;
+    expect(report.overall.kindAt1).toBeCloseTo(kindRight / report.cases.length, 10);
     const lines = jsonLines(fixtureRun.stdout);
     report.cases.forEach((c: { incident: string; top: string }, i: number) => expect(c.top).toBe(lines[i].ranking[0].service));
 
     const human = await faultline(['bench', FIXTURES]);
-    expect(human.stdout).toMatch(/kind\s+n\s+AC@1\s+AC@3\s+Avg@5\s+mean ms\s+median ms/);
-    expect(human.stdout).toMatch(/\nall\s+6\s/);
+    expect(human.stdout).toMatch(/kind\s+n\s+AC@1\s+AC@3\s+Avg@5\s+kind@1\s+mean ms\s+median ms/);
+    expect(human.stdout).toMatch(new RegExp(`\\nall\\s+${fixtureNames.length}\\s`));
   });
 
   it('says clearly when the folder holds no incidents', async () => {
