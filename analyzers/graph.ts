@@ -23,6 +23,18 @@ export function peerOf(s: Span): string | undefined {
   return undefined;
 }
 
+/**
+ * The network endpoint a client span called (`server.address:server.port`, or the older
+ * `net.peer.name:net.peer.port`), when it names a port: what ties a call that got no answer
+ * to the instance that answered earlier calls on the same endpoint.
+ */
+export function endpointOf(s: Span): string | undefined {
+  const a = s.attributes;
+  const host = a['server.address'] ?? a['net.peer.name'];
+  const port = a['server.port'] ?? a['net.peer.port'];
+  return (typeof host === 'string' && host) && (typeof port === 'number' || (typeof port === 'string' && port)) ? `${host}:${port}` : undefined;
+}
+
 class Acc {
   durations: number[] = [];
   errors = 0;

@@ -16,7 +16,7 @@
 //              co-located instance whose own resources moved (noisy neighbour)
 
 import type { Evidence, FaultKind } from '../model/diagnosis';
-import { peerOf, serverChildOf } from './graph';
+import { endpointOf, peerOf, serverChildOf } from './graph';
 import type { ResourceChange } from './changes';
 import type { MetricSeriesScore } from './metrics';
 import { isEntry, opLabel } from './span-index';
@@ -479,8 +479,8 @@ export function localize(
     const lossEdges: Array<{ e: number; z: number; before: number; after: number }> = [];
     // Per edge and callee instance: calls after the change, and those beyond the normal tail.
     const instanceSpecific = new Uint8Array(nE);
+    const perInst = new Map<number, Map<number, [number, number]>>();
     {
-      const perInst = new Map<number, Map<number, [number, number]>>();
       for (let i = 0; i < n; i++) {
         const e = edgeOf[i], c = serverChild[i];
         if (e < 0 || c < 0 || phase[i] !== 1 || thresholds[e] === Infinity) continue;
@@ -537,6 +537,40 @@ export function localize(
       if (st < MIN_EDGE_STRENGTH) st = 0;
       strength[e] = st;
       if (edgeVirtual[e]) acc(edgeTo[e]).virtual = true;
+    }
+    // Which callee instance a shifted edge points at: one vote per slow call it answered.
+    for (const [e, m] of perInst) {
+      if (strength[e] <= 0) continue;
+      for (const [inst, [, slow]] of m) if (slow > 0) vote(acc(edgeTo[e]).instanceVotes, idx.instances.names[inst], slow);
+    }
+    // A lost call has no server span, so no instance: the endpoint it called says which one,
+    // when the calls that were answered on that endpoint were all answered by one instance.
+    if (lossEdges.length > 0) {
+      const answeredBy = new Map<string, Map<number, number>>();
+      for (let i = 0; i < n; i++) {
+        const c = serverChild[i];
+        if (edgeOf[i] < 0 || c < 0) continue;
+        const ep = endpointOf(idx.spans[i]);
+        if (ep === undefined) continue;
+        let m = answeredBy.get(ep);
+        if (!m) answeredBy.set(ep, (m = new Map()));
+        m.set(idx.inst[c], (m.get(idx.inst[c]) ?? 0) + 1);
+      }
+      const lossEdge = new Uint8Array(nE);
+      for (const l of lossEdges) lossEdge[l.e] = 1;
+      for (let i = 0; i < n; i++) {
+        const e = edgeOf[i];
+        if (e < 0 || !lossEdge[e] || phase[i] !== 1 || !idx.err[i] || serverChild[i] >= 0 || timedOut[i]) continue;
+        const ep = endpointOf(idx.spans[i]);
+        const m = ep === undefined ? undefined : answeredBy.get(ep);
+        if (!m) continue;
+        let total = 0, best = -1, bestN = 0;
+        for (const [inst, k] of m) {
+          total += k;
+          if (k > bestN) [best, bestN] = [inst, k];
+        }
+        if (bestN >= 0.9 * total) vote(acc(edgeTo[e]).instanceVotes, idx.instances.names[best], 1);
+      }
     }
     // Failed calls without a server answer ("unreachable", "reset by peer") point at the peer,
     // unless the caller loses calls to several callees (then its own network is suspect).
@@ -751,11 +785,23 @@ export function localize(
   }
 
   // ---- fuse -------------------------------------------------------------------------------
+  // A service seen with one instance only: that is the instance, whatever the evidence.
+  const onlyInstance = new Map<number, number>(); // service -> instance, -1 when several
+  for (let i = 0; i < n; i++) {
+    const known = onlyInstance.get(idx.svc[i]);
+    if (known === undefined) onlyInstance.set(idx.svc[i], idx.inst[i]);
+    else if (known !== idx.inst[i]) onlyInstance.set(idx.svc[i], -1);
+  }
   const ranked: ServiceScore[] = [];
   for (const a of accs.values()) {
     let score = 0;
     for (const c of Object.keys(COMPONENT_WEIGHTS) as Component[]) score += COMPONENT_WEIGHTS[c] * a.parts[c];
     if (score <= 0) continue;
+    if (a.instanceVotes.size === 0) {
+      const sv = idx.services.ids.get(a.service);
+      const only = sv === undefined ? undefined : onlyInstance.get(sv);
+      if (only !== undefined && only >= 0) vote(a.instanceVotes, idx.instances.names[only], 1);
+    }
     ranked.push({ service: a.service, score, parts: a.parts, evidence: a.evidence, instanceVotes: a.instanceVotes, opVotes: a.opVotes, kind: classify(a), virtual: a.virtual });
   }
   ranked.sort((x, y) => y.score - x.score || (x.service < y.service ? -1 : 1));

@@ -60,9 +60,10 @@ export function formatBench(r: BenchReport): string {
     ]);
   }
   out.push(table(perIncident));
-  const row = (name: string, s: Scores) => [name, String(s.n), f2(s.ac[0]), f2(s.ac[2]), f2(s.avg5), f2(s.kindAt1), f0(s.meanMs), f0(s.medianMs)];
-  // kind@1: the true service first AND named with the true fault kind.
-  const summary: string[][] = [['kind', 'n', 'AC@1', 'AC@3', 'Avg@5', 'kind@1', 'mean ms', 'median ms'], row('all', r.overall)];
+  const row = (name: string, s: Scores) => [name, String(s.n), f2(s.ac[0]), f2(s.ac[2]), f2(s.avg5), f2(s.kindAt1), f2(s.instanceAt1), f0(s.meanMs), f0(s.medianMs)];
+  // kind@1 / instance@1: the true service first AND named with the true kind / instance
+  // (instance@1 over the incidents whose truth names an instance).
+  const summary: string[][] = [['kind', 'n', 'AC@1', 'AC@3', 'Avg@5', 'kind@1', 'instance@1', 'mean ms', 'median ms'], row('all', r.overall)];
   for (const [kind, s] of Object.entries(r.byKind)) summary.push(row(kind, s));
   out.push(`${r.root}: ${r.incidents} incident(s), ${r.scored} with ground truth, ${r.errors} failed to replay\n`);
   out.push(table(summary));

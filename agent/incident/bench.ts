@@ -16,6 +16,9 @@ export interface BenchCase {
   rank?: number;
   top?: string;
   topKind?: string;
+  /** The true instance (when the truth names one) and the top cause's. */
+  truthInstance?: string;
+  topInstance?: string;
   ms: number;
   error?: string;
 }
@@ -76,11 +79,13 @@ function toCase(r: ReplayResult): BenchCase {
   if (r.truth) {
     c.kind = r.truth.kind;
     c.truthService = r.truth.service;
+    if (r.truth.instance) c.truthInstance = r.truth.instance;
     c.rank = r.truthRank;
   }
   if (r.ranking?.length) {
     c.top = r.ranking[0].service;
     c.topKind = r.ranking[0].kind;
+    if (r.ranking[0].instance) c.topInstance = r.ranking[0].instance;
   }
   return c;
 }
@@ -88,7 +93,9 @@ function toCase(r: ReplayResult): BenchCase {
 export function summarize(root: string, cases: BenchCase[]): BenchReport {
   // An incident that failed to replay counts as a miss when its truth is known: a bench
   // that silently dropped failures would flatter the analyzer.
-  const scored: ScoredCase[] = cases.filter((c) => c.truthService !== undefined).map((c) => ({ rank: c.error ? undefined : c.rank, kind: c.kind!, ms: c.ms, kindAtTop: !c.error && c.rank === 1 && c.topKind === c.kind }));
+  const scored: ScoredCase[] = cases.filter((c) => c.truthService !== undefined).map((c) => ({ rank: c.error ? undefined : c.rank, kind: c.kind!, ms: c.ms, kindAtTop: !c.error && c.rank === 1 && c.topKind === c.kind,
+    instanceAtTop: c.truthInstance === undefined ? undefined : !c.error && c.rank === 1 && c.topInstance === c.truthInstance,
+  }));
   const { overall, byKind } = scoreByKind(scored);
   return { root, incidents: cases.length, scored: scored.length, errors: cases.filter((c) => c.error).length, overall, byKind, cases };
 }

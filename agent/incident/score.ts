@@ -8,6 +8,8 @@ export interface ScoredCase {
   ms: number;
   /** The true service ranked first with the true fault kind. */
   kindAtTop?: boolean;
+  /** The true service first and its true instance named; undefined when the truth names no instance. */
+  instanceAtTop?: boolean;
 }
 
 export interface Scores {
@@ -16,6 +18,8 @@ export interface Scores {
   avg5: number;
   /** Share of incidents whose true service is first and named with the true fault kind. */
   kindAt1: number;
+  /** Among incidents whose truth names an instance: the true service first with that instance. NaN when none does. */
+  instanceAt1: number;
   meanMs: number;
   medianMs: number;
 }
@@ -29,11 +33,13 @@ export function score(cases: ScoredCase[]): Scores {
   const ranks = cases.map((c) => c.rank);
   const ac = [1, 2, 3, 4, 5].map((k) => acAtK(ranks, k)) as Scores['ac'];
   const ms = cases.map((c) => c.ms);
+  const withInstance = cases.filter((c) => c.instanceAtTop !== undefined);
   return {
     n: cases.length,
     ac,
     avg5: cases.length ? ac.reduce((a, b) => a + b, 0) / 5 : NaN,
     kindAt1: cases.length ? cases.filter((c) => c.kindAtTop).length / cases.length : NaN,
+    instanceAt1: withInstance.length ? withInstance.filter((c) => c.instanceAtTop).length / withInstance.length : NaN,
     meanMs: ms.length ? ms.reduce((a, b) => a + b, 0) / ms.length : NaN,
     medianMs: median(ms),
   };

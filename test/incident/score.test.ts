@@ -40,6 +40,13 @@ describe('AC@k and Avg@5', () => {
     ]);
     expect(s.ac[0]).toBe(0.5);
     expect(s.kindAt1).toBe(0.25);
+    expect(s.instanceAt1).toBeNaN(); // no truth named an instance
+    const withInstances = score([
+      { rank: 1, kind: 'cpu', ms: 1, instanceAtTop: true },
+      { rank: 1, kind: 'cpu', ms: 1, instanceAtTop: false },
+      { rank: 1, kind: 'config', ms: 1 }, // the truth names the service only: not counted
+    ]);
+    expect(withInstances.instanceAt1).toBe(0.5);
   });
 
   it('splits by fault kind', () => {

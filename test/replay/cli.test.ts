@@ -179,7 +179,7 @@ describe('faultline bench', () => {
     report.cases.forEach((c: { incident: string; top: string }, i: number) => expect(c.top).toBe(lines[i].ranking[0].service));
 
     const human = await faultline(['bench', FIXTURES]);
-    expect(human.stdout).toMatch(/kind\s+n\s+AC@1\s+AC@3\s+Avg@5\s+kind@1\s+mean ms\s+median ms/);
+    expect(human.stdout).toMatch(/kind\s+n\s+AC@1\s+AC@3\s+Avg@5\s+kind@1\s+instance@1\s+mean ms\s+median ms/);
     expect(human.stdout).toMatch(new RegExp(`\\nall\\s+${fixtureNames.length}\\s`));
   });
 

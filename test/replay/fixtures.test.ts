@@ -1,5 +1,5 @@
 // Every committed fixture incident replays to the right answer: the true service ranked
-// first, named with the true fault kind. fixtures/incidents are simulated
+// first, named with the true fault kind (and instance, where the truth names one). fixtures/incidents are simulated
 // (bench/simulate-incidents.ts --fixtures), fixtures/demo-incidents were recorded from the
 // live demo system (demo/record-fixtures.ts). The replay is the one `faultline replay` and
 // `faultline bench` run (agent/incident/replay.ts), which reads the truth only after ranking.
@@ -36,5 +36,7 @@ describe.each(Object.keys(KINDS))('fixtures/%s', (set) => {
     expect(r.truth).toBeDefined();
     expect({ service: r.ranking![0].service, kind: r.ranking![0].kind }).toEqual({ service: r.truth!.service, kind: r.truth!.kind });
     expect(r.truthRank).toBe(1);
+    // Which instance, when the truth names one.
+    if (r.truth!.instance) expect(r.ranking![0].instance).toBe(r.truth!.instance);
   });
 });
