@@ -91,6 +91,8 @@ export class SpanColumns {
   // Attribute sets are kept as their JSON text (one string is far smaller than an object)
   // and parsed back once per distinct set per snapshot.
   private readonly attributes = new Dict<string>(() => 0);
+  private lastResource: Attributes | undefined;
+  private lastResourceId = 0;
   private readonly resources = new Dict<string>(() => 0);
   private readonly fixedBytes: number;
 
@@ -148,8 +150,13 @@ export class SpanColumns {
     this.exceptions[i] = Math.min(s.exceptionCount, 65535);
     const ak = attributesKey(s.attributes);
     this.attrIdx[i] = this.attributes.id(ak, ak);
-    const rk = attributesKey(s.resource);
-    this.resourceIdx[i] = this.resources.id(rk, rk);
+    // Spans of one resource share its object (the decoders build it once per resource).
+    if (s.resource !== this.lastResource) {
+      const rk = attributesKey(s.resource);
+      this.lastResource = s.resource;
+      this.lastResourceId = this.resources.id(rk, rk);
+    }
+    this.resourceIdx[i] = this.lastResourceId;
     if (s.startMs < this.minMs) this.minMs = s.startMs;
     if (s.startMs > this.maxMs) this.maxMs = s.startMs;
   }
