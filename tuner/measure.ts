@@ -40,6 +40,8 @@ export interface WindowMeasurement {
   /** Latencies (ms, ascending) and the number of errors, when `samples` was asked for. */
   latenciesMs?: number[];
   errors?: number;
+  /** Latencies (ms, ascending) of the first and the second half of the window, with `samples`. */
+  halvesMs?: [number[], number[]];
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -81,6 +83,7 @@ export function measureWindow(reader: TelemetryReader, q: MeasureQuery): WindowM
   if (q.samples) {
     m.latenciesMs = durations;
     m.errors = errors;
+    m.halvesMs = [first, second];
   }
   if (q.utilisationMetric) {
     const pts = reader.queryMetrics({ name: q.utilisationMetric, service: q.service, fromMs: q.fromMs, toMs: q.toMs }).filter((p) => inInstances(p.instance));

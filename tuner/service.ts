@@ -13,7 +13,7 @@ import { measureWindow, type MeasureQuery, type WindowMeasurement } from './meas
 import { RegimeOptimizer, type ConstraintSpec, type Observation, type ProposalReason, type Transform } from './optimizer';
 import { RegimeDetector, regimeDistance, type Regime } from './regime';
 import { limitConfig, type Config, type KnobSpec } from './space';
-import { compareCanary } from './stats';
+import { compareCanary, twoProportionGreater } from './stats';
 
 export interface TunerServiceDeps {
   config: TunerConfig;
@@ -99,6 +99,12 @@ function summary(m: WindowMeasurement, objective?: number): MeasurementSummary {
   return s;
 }
 
+function medianOf(xs: number[] | undefined): number | undefined {
+  if (!xs || xs.length < 20) return undefined;
+  const s = xs.slice().sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : 0.5 * (s[s.length / 2 - 1] + s[s.length / 2]);
+}
+
 function round(v: number, digits = 3): number {
   if (!Number.isFinite(v)) return v;
   const f = Math.pow(10, digits);
@@ -173,6 +179,8 @@ export class TunerService {
   }
 
   setMode(mode: TunerMode, actor = 'operator'): void {
+    // Open suggestions were made under the old mode's rules (envelope, approvals): drop them.
+    if (mode !== this.mode) for (const s of this.suggestionsById.values()) if (s.status === 'open') s.status = 'superseded';
     this.mode = mode;
     this.record({ kind: 'mode', reason: `mode set to ${mode}`, actor });
   }
@@ -481,9 +489,21 @@ export class TunerService {
         // Baseline cohort: the instances not yet changed, same window; the window before
         // the change when every instance has it.
         const untouched = instances.filter((i) => !cohort.includes(i));
-        const base = untouched.length ? await this.measure(t - win, t, untouched, true) : before;
-        const { failed, stats } = this.checks(m, base, all, instances.length);
-        stages.push({ instances: cohort.slice(), baseline: untouched.length ? untouched : 'before', failed, stats });
+        // (when every instance has it: the same instances in the window before the change)
+        const base = untouched.length ? await this.measure(t - win, t, untouched, true) : await this.measure(t0 - windowMs, t0, cohort, true);
+        // Instances are not exchangeable (placement, neighbours, their own caches): the ratio
+        // of the cohort's median latency to the baseline's in the window before the change is
+        // a per-instance offset, and the baseline is scaled by it (a difference in differences).
+        let offset = 1;
+        if (untouched.length) {
+          const preC = await this.measure(t0 - windowMs, t0, cohort, true);
+          const preB = await this.measure(t0 - windowMs, t0, untouched, true);
+          const mc = medianOf(preC.latenciesMs);
+          const mb = medianOf(preB.latenciesMs);
+          if (mc !== undefined && mb !== undefined && mb > 0) offset = Math.min(10, Math.max(0.1, mc / mb));
+        }
+        const { failed, stats } = this.checks(m, base, all, instances.length, offset);
+        stages.push({ instances: cohort.slice(), baseline: untouched.length ? untouched : 'before', failed, stats: { ...(stats as object), preChangeOffset: round(offset, 4) } });
         return { failed, m, all };
       };
       let result: { failed: string[]; m: WindowMeasurement; all: WindowMeasurement } | undefined;
@@ -547,14 +567,14 @@ export class TunerService {
    * test at baseline p99 × (1 + tolerance), a two-proportion test on errors); otherwise the
    * plain thresholds.
    */
-  private checks(m: WindowMeasurement, base: WindowMeasurement, all: WindowMeasurement, nInstances: number): { failed: string[]; stats?: unknown } {
+  private checks(m: WindowMeasurement, base: WindowMeasurement, all: WindowMeasurement, nInstances: number, offset = 1): { failed: string[]; stats?: unknown } {
     const g = this.config.guardrails;
     const failed: string[] = [];
     let stats: unknown;
     if (m.requests < this.config.evaluation.minRequests) failed.push(`inconclusive: ${m.requests} requests < ${this.config.evaluation.minRequests} in the window`);
     if (this.detector.differs(all.ratePerS / nInstances, all.mix)) failed.push(`regime changed mid-trial (${round(all.ratePerS / nInstances)} req/s per instance)`);
     const lat = m.latenciesMs;
-    const baseLat = base.latenciesMs;
+    const baseLat = base.latenciesMs && offset !== 1 ? base.latenciesMs.map((v) => v * offset) : base.latenciesMs;
     if (lat && baseLat && lat.length >= 20 && baseLat.length >= 20) {
       const c = compareCanary({ latenciesMs: lat, errors: m.errors ?? 0 }, { latenciesMs: baseLat, errors: base.errors ?? 0 }, { tolerance: g.p99Tolerance, errorRateDelta: g.errorRateDelta, alpha: g.alpha });
       failed.push(...c.failed);
@@ -564,14 +584,29 @@ export class TunerService {
         errors: { canary: round(c.errors.p1, 5), baseline: round(c.errors.p2, 5), p: c.errors.p },
       };
     } else {
-      if (base.requests > 0 && m.requests > 0 && m.p99Ms > base.p99Ms * (1 + g.p99Tolerance)) failed.push(`p99 ${round(m.p99Ms)} ms > baseline ${round(base.p99Ms)} ms × ${1 + g.p99Tolerance}`);
+      if (base.requests > 0 && m.requests > 0 && m.p99Ms > base.p99Ms * offset * (1 + g.p99Tolerance)) failed.push(`p99 ${round(m.p99Ms)} ms > baseline ${round(base.p99Ms * offset)} ms × ${1 + g.p99Tolerance}`);
       if (m.errorRate > base.errorRate + g.errorRateDelta) failed.push(`error rate ${round(m.errorRate, 4)} > baseline ${round(base.errorRate, 4)} + ${g.errorRateDelta}`);
     }
     for (const c of this.constraints) {
       const v = (m as unknown as Record<string, number | undefined>)[c.name];
       if (v !== undefined && Number.isFinite(v) && v > c.max) failed.push(`${c.name} ${round(v, 4)} > limit ${c.max}`);
     }
-    if (m.p99SecondHalfMs > m.p99FirstHalfMs * g.queueGrowthRatio && m.p99SecondHalfMs > base.p99Ms) failed.push(`queue growing: p99 ${round(m.p99FirstHalfMs)} → ${round(m.p99SecondHalfMs)} ms within the window`);
+    if (m.p99SecondHalfMs > m.p99FirstHalfMs * g.queueGrowthRatio && m.p99SecondHalfMs > base.p99Ms * offset) {
+      // With samples: only when significantly more of the second half's requests lie above the
+      // first half's p99 × ratio than of the first half's (a p99 over a few hundred requests
+      // jumps by itself); without: the ratio alone.
+      const h = m.halvesMs;
+      let sig = true;
+      let note = '';
+      if (h && h[0].length >= 20 && h[1].length >= 20) {
+        const thr = m.p99FirstHalfMs * g.queueGrowthRatio;
+        const above = (xs: number[]) => xs.filter((v) => v > thr).length;
+        const t = twoProportionGreater(above(h[1]), h[1].length, above(h[0]), h[0].length);
+        sig = t.p < g.alpha;
+        note = ` (${round(t.p1 * 100, 2)} % vs ${round(t.p2 * 100, 2)} % of requests above ${round(thr)} ms, one-sided p = ${t.p.toExponential(2)})`;
+      }
+      if (sig) failed.push(`queue growing: p99 ${round(m.p99FirstHalfMs)} → ${round(m.p99SecondHalfMs)} ms within the window${note}`);
+    }
     if (m.queueSlopePerS !== undefined && m.queueSlopePerS > 0 && (m.queueDepth ?? 0) > 1) failed.push(`queue depth growing (${round(m.queueSlopePerS, 3)}/s)`);
     return { failed, stats };
   }

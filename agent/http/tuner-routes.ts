@@ -1,5 +1,5 @@
 // The tuner's HTTP API under /api/v1/tuner: a fastify plugin over a TunerService. Reads are
-// open; anything that changes a service (approve, apply, rollback, kill switch) goes through
+// open; anything that changes a service (approve, apply, rollback, kill switch, mode) goes through
 // the agent's token hook. Every route has a JSON schema so bad input is a 400 naming the field.
 
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -170,5 +170,23 @@ export const tunerRoutes: FastifyPluginAsync<TunerRoutesOptions> = async (app, o
       response: { 200: { type: 'object', properties: { killSwitch: { type: 'boolean' }, record: anyObject }, required: ['killSwitch'] } },
     },
     handler: async (req) => tuner.setKillSwitch(req.body.on, req.body.actor ?? 'api', req.body.reason),
+  });
+
+  app.post<{ Body: { mode: 'observe' | 'approve' | 'auto'; actor?: string } }>('/api/v1/tuner/mode', {
+    preHandler: requireToken,
+    schema: {
+      summary: 'Set the mode (observe | approve | auto); a running trial finishes under its guardrails',
+      body: {
+        type: 'object',
+        properties: { mode: { type: 'string', enum: ['observe', 'approve', 'auto'] }, actor: { type: 'string', minLength: 1, maxLength: 200 } },
+        required: ['mode'],
+        additionalProperties: false,
+      },
+      response: { 200: { type: 'object', properties: { mode: { type: 'string' } }, required: ['mode'] } },
+    },
+    handler: async (req) => {
+      tuner.setMode(req.body.mode, req.body.actor ?? 'api');
+      return { mode: tuner.getMode() };
+    },
   });
 };

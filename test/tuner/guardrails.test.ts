@@ -177,3 +177,34 @@ describe('guarded rollout on real admin endpoints', () => {
     expect(audit.list({ kind: 'trial' }).length).toBeGreaterThan(1);
   });
 });
+
+describe('canary on instances that are not alike', () => {
+  let admins: AdminInstance[] = [];
+  afterEach(async () => {
+    await stopAdmin(...admins);
+    admins = [];
+  });
+
+  it('the canary host is 50 % slower anyway: a neutral change is kept, a real 50 % regression still rolls back (offset from the window before)', async () => {
+    for (let i = 0; i < 2; i++) admins.push(await startAdmin(`i${i}`, { threads: 4, maxBatch: 8 }));
+    const world = new VirtualWorld('model', admins, (k, _t, inst) => (inst === 'i0' ? 30 : 20) * (Number(k.threads) === 6 ? 1.5 : 1));
+    const config = parseTunerConfig({
+      service: 'model',
+      mode: 'approve',
+      knobs: [{ name: 'threads', type: 'int', min: 1, max: 16, maxStep: 4, default: 4 }],
+      applier: { kind: 'http', targets: admins.map((t) => ({ instance: t.instance, url: t.url })) },
+      regimes: { minDwellMs: 0 },
+      evaluation: { windowMs: WINDOW, minRequests: 50, settleMs: 0 },
+      guardrails: { minIntervalMs: 0 },
+    });
+    const tuner = new TunerService({ config, telemetry: world.store, applier: new HttpKnobApplier(config.applier.kind === 'http' ? config.applier.targets : []), audit: new MemoryAuditSink(), clock: world.clock, sleep: (ms) => world.sleep(ms) });
+    await world.sleep(WINDOW);
+    await tuner.tick();
+    const neutral = await tuner.apply({ threads: 5 }, 'dee');
+    expect(neutral.verdict).toBe('kept');
+    expect((neutral.record.stages![0].stats as { preChangeOffset: number }).preChangeOffset).toBeGreaterThan(1.3);
+    const bad = await tuner.apply({ threads: 6 }, 'dee');
+    expect(bad.verdict).toBe('rolled-back');
+    expect(admins.map((a) => a.knobs.threads)).toEqual([5, 5]);
+  });
+});

@@ -66,5 +66,12 @@ describe('tuner HTTP routes', () => {
     const hist = await app.inject({ method: 'GET', url: '/api/v1/tuner/history?kind=kill-switch' });
     expect(hist.json().records).toHaveLength(1);
     expect(hist.json().records[0].actor).toBe('oncall');
+
+    expect((await app.inject({ method: 'POST', url: '/api/v1/tuner/mode', payload: { mode: 'auto' } })).statusCode).toBe(401);
+    expect((await app.inject({ method: 'POST', url: '/api/v1/tuner/mode', headers: { authorization: 'Bearer t0k' }, payload: { mode: 'fast' } })).statusCode).toBe(400);
+    const mode = await app.inject({ method: 'POST', url: '/api/v1/tuner/mode', headers: { authorization: 'Bearer t0k' }, payload: { mode: 'auto', actor: 'ana' } });
+    expect(mode.json()).toEqual({ mode: 'auto' });
+    expect((await app.inject({ method: 'GET', url: '/api/v1/tuner/regime' })).json().mode).toBe('auto');
+    expect((await app.inject({ method: 'GET', url: '/api/v1/tuner/history?kind=mode' })).json().records.at(-1).actor).toBe('ana');
   });
 });
