@@ -66,8 +66,12 @@ export interface OptimizerOptions {
   linearTrend?: boolean;
   /** Known relative measurement noise of the objective (log scale sd, e.g. 0.03 = 3 %): a floor for the GP's noise. */
   objectiveNoiseSd?: number;
-  /** Widen instead of shrinking the trust region while nothing has beaten the first observation. */
-  plateauExpand?: boolean;
+  /**
+   * The part of the objective that is a known function of the config (the cost terms, e.g.
+   * 0.15 ms per thread). Only the measured rest (p99) is modelled by the GP; the cost is added
+   * back exactly, so the model never has to learn from noisy data what is known.
+   */
+  knownCost?: (config: Config) => number;
 }
 
 export function transformValue(t: Transform | undefined, v: number): number {
@@ -155,16 +159,26 @@ export class RegimeOptimizer {
       this.successes = 0;
     } else if (this.failures >= Math.max(4, this.space.dims)) {
       this.failures = 0;
-      if (this.opts.plateauExpand && this.incumbentIndex <= 0) {
-        // Nothing has beaten the starting configuration yet: the region around it is a
-        // plateau at this noise level, and shrinking around it can only confirm that. Widen
-        // the region instead, so the search reaches past the edge of the plateau.
-        this.trLength = Math.min(2 * this.trLength, max);
-      } else {
-        this.trLength /= 2;
-        if (this.trLength < min) this.trLength = tr.initial ?? 0.2;
-      }
+      this.trLength /= 2;
+      if (this.trLength < min) this.trLength = tr.initial ?? 0.2;
     }
+  }
+
+  private cost(config: Config): number {
+    const c = this.opts.knownCost?.(config) ?? 0;
+    return Number.isFinite(c) ? c : 0;
+  }
+
+  /** The measured part of an observation's objective (objective − known cost). */
+  private measured(o: Observation): number {
+    if (!Number.isFinite(o.objective)) return o.objective;
+    const v = o.objective - this.cost(o.config);
+    return (this.opts.objectiveTransform ?? 'log') === 'log' ? Math.max(v, 1e-6 * Math.max(1, Math.abs(o.objective))) : v;
+  }
+
+  /** Objective in metric units from the GP's transformed mean of the measured part. */
+  private composite(mean: number, config: Config): number {
+    return untransformValue(this.opts.objectiveTransform ?? 'log', mean) + this.cost(config);
   }
 
   private fit(): Models {
@@ -173,13 +187,13 @@ export class RegimeOptimizer {
     const objTr = this.opts.objectiveTransform ?? 'log';
     // Clip catastrophic values (crashes, overload cliffs) at 10× the best feasible so one
     // cliff does not flatten the whole surface.
-    const feasibleObj = this.observations.filter((o) => isFeasible(o, this.opts.constraints)).map((o) => o.objective);
-    const allObj = this.observations.filter((o) => Number.isFinite(o.objective)).map((o) => o.objective);
+    const feasibleObj = this.observations.filter((o) => isFeasible(o, this.opts.constraints)).map((o) => this.measured(o));
+    const allObj = this.observations.filter((o) => Number.isFinite(o.objective)).map((o) => this.measured(o));
     const ref = feasibleObj.length ? Math.min(...feasibleObj) : allObj.length ? Math.min(...allObj) : 1;
     const cap = transformValue(objTr, Math.abs(ref) * 10 || 10);
     const worst = allObj.length ? Math.max(...allObj.map((v) => transformValue(objTr, v))) : cap;
     const y = this.observations.map((o) => {
-      const v = Number.isFinite(o.objective) ? transformValue(objTr, o.objective) : Math.max(worst, cap);
+      const v = Number.isFinite(o.objective) ? transformValue(objTr, this.measured(o)) : Math.max(worst, cap);
       return Math.min(v, cap);
     });
     const noiseSd = this.opts.objectiveNoiseSd ?? 0.03;
@@ -221,7 +235,8 @@ export class RegimeOptimizer {
       const sd = Math.sqrt(p.variance);
       constraints[c.name] = { mean: untransformValue(c.transform, p.mean), sd, pof: probabilityOfFeasibility(p.mean, sd, transformValue(c.transform, c.max)) };
     });
-    return { objective: { mean: untransformValue(objTr, po.mean), sd: Math.sqrt(po.variance) }, constraints };
+    void objTr;
+    return { objective: { mean: this.composite(po.mean, config), sd: Math.sqrt(po.variance) }, constraints };
   }
 
   /**
@@ -234,7 +249,7 @@ export class RegimeOptimizer {
     const i = this.incumbentIndex;
     if (i < 0) return undefined;
     const mu = m.objective.predict(m.xs[i]).mean;
-    return { config: { ...this.observations[i].config }, predictedObjective: untransformValue(this.opts.objectiveTransform ?? 'log', mu), index: i };
+    return { config: { ...this.observations[i].config }, predictedObjective: this.composite(mu, this.observations[i].config), index: i };
   }
 
   /**
@@ -245,7 +260,14 @@ export class RegimeOptimizer {
    * service's config) to wherever the luckiest measurement happened to be.
    */
   private chooseIncumbent(m: Models): number {
-    const objMeans = this.observations.map((_, i) => m.objective.predict(m.xs[i]));
+    // Posterior of the full objective at each observed point: measured part (GP) + known cost;
+    // the sd is carried over from the transformed scale (first order).
+    const objMeans = this.observations.map((o, i) => {
+      const p = m.objective.predict(m.xs[i]);
+      const mean = this.composite(p.mean, o.config);
+      const scale = (this.opts.objectiveTransform ?? 'log') === 'log' ? untransformValue('log', p.mean) : 1;
+      return { mean, variance: p.variance * scale * scale };
+    });
     const observedFeasible = this.observations.map((o) => isFeasible(o, this.opts.constraints));
     const meanFeasible = this.observations.map((_, i) =>
       this.opts.constraints.every((c, k) => m.constraints[k].predict(m.xs[i]).mean <= transformValue(c.transform, c.max)),
@@ -297,7 +319,9 @@ export class RegimeOptimizer {
     const objTr = this.opts.objectiveTransform ?? 'log';
     const inc = this.best();
     const center = inc ? this.space.encode(inc.config) : this.space.encode(current);
-    const fBest = inc ? transformValue(objTr, inc.predictedObjective) : Math.min(...m.objective.yRaw);
+    // Best objective so far (metric units, cost included); a candidate improves when its measured
+    // part falls below fBest − its own known cost.
+    const fBestTotal = inc ? inc.predictedObjective : Math.min(...this.observations.map((o) => o.objective));
     const limits = this.opts.constraints.map((c) => transformValue(c.transform, c.max));
     const safetySd = this.opts.safetySd ?? 2;
     const nCand = this.opts.candidates ?? 300;
@@ -357,7 +381,8 @@ export class RegimeOptimizer {
         logPof += logProbabilityOfFeasibility(pc.mean, sc, limits[k]);
         if (pc.mean + safetySd * sc > limits[k]) safe = false;
       });
-      const logEi = logExpectedImprovement(po.mean, sd, fBest);
+      const room = fBestTotal - this.cost(config);
+      const logEi = room > 0 || objTr !== 'log' ? logExpectedImprovement(po.mean, sd, transformValue(objTr, room)) : -1e6;
       return { config, score: logEi + logPof, safe, logEi, logPof };
     };
     for (const x of candidates) {

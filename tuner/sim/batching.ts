@@ -97,6 +97,7 @@ export const batchingScenario: SimScenario<BatchingRegime> = {
     { name: '8000rps', params: { lambdaPerMs: 8 } },
   ],
   evaluate: (c, r) => batchingMetrics(c, r),
+  cost: (c) => THREAD_COST_MS * Number(c.threads),
   observe: (c, r, rng) => noisy(batchingMetrics(c, r), rng, c),
   grid(): Config[] {
     const out: Config[] = [];

@@ -156,6 +156,7 @@ export const cacheScenario: SimScenario<CacheRegime> = {
     { name: '4000rps-zipf1.1', params: { rate: 4000, zipf: 1.1 } },
   ],
   evaluate: (c, r) => cacheMetrics(c, r),
+  cost: (c) => (MEMORY_COST_MS_PER_100K * Number(c.cacheSize)) / 100_000 + (STALENESS_COST_MS_PER_HOUR * Number(c.ttlS)) / 3600,
   observe(c, r, rng: Rng): Observation {
     const m = cacheMetrics(c, r);
     const rho = m.constraints.utilisation;

@@ -21,6 +21,8 @@ export interface SimScenario<R = unknown> {
   evaluate(config: Config, regime: R): SimMetrics;
   /** One measurement as a canary window would see it (independent noise per call). */
   observe(config: Config, regime: R, rng: Rng): Observation;
+  /** The known cost part of the objective (objective − p99), a function of the config alone. */
+  cost?(config: Config): number;
   /** The exhaustive grid the known optimum is searched on. */
   grid(): Config[];
 }
