@@ -846,7 +846,9 @@ function classify(a: Acc): FaultKind {
   // Calls to it failing without a server answer: a lossy link or a resetting peer, even when
   // the callers' changed code paths add structure evidence.
   const loss = a.evidence.some((e) => e.component === 'edge' && e.unit === 'ratio' && e.service === a.service && e.edge?.to === a.service);
-  if (loss && network >= 0.5 * codeLevel && network >= 0.5 * resource) return 'loss';
+  // (Callers taking their error path right after the lost calls is the loss's doing, so the
+  // structure evidence does not count against it.)
+  if (loss && network >= 0.5 * w.errors * p.errors && network >= 0.5 * resource) return 'loss';
   if (codeLevel >= network && codeLevel >= resource && codeLevel > 0) return a.configVotes > 0.5 * p.errors && p.errors >= p.structure ? 'config' : 'error';
   // A starved callee also widens the client-server gap (requests queue before the server
   // span starts): a strong own resource change names the kind.

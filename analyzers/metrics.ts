@@ -76,19 +76,29 @@ export function counterRates(points: MetricPoint[]): MetricPoint[] {
  * the two recordings); histograms use their mean (sum / count).
  */
 export function scoreMetrics(window: MetricPoint[], baseline: MetricPoint[] | undefined, changeAtMs: number): MetricSeriesScore[] {
-  const groups = new Map<string, { p: MetricPoint; normal: Array<[number, number]>; after: Array<[number, number]> }>();
-  const add = (p: MetricPoint, normal: boolean) => {
+  const groups = new Map<string, { p: MetricPoint; normal: Array<[number, number]>; window: Array<[number, number]>; after: Array<[number, number]> }>();
+  const add = (p: MetricPoint, fromBaseline: boolean) => {
     if (p.kind === 'counter') return;
     const v = p.kind === 'histogram' || p.kind === 'summary' ? (p.count ? p.value / p.count : NaN) : p.value;
     if (!Number.isFinite(v)) return;
     const key = seriesKey(p);
     let g = groups.get(key);
-    if (!g) groups.set(key, (g = { p, normal: [], after: [] }));
-    (normal ? g.normal : g.after).push([p.timeMs, v]);
+    if (!g) groups.set(key, (g = { p, normal: [], window: [], after: [] }));
+    (fromBaseline ? g.normal : g.window).push([p.timeMs, v]);
   };
-  // Normal = the baseline recording and the window's points before the change.
+  // Normal = the baseline recording and the window's points before the change. A point
+  // reports the interval that ended at its time, so one less than an interval before the
+  // change (the change time is an estimate too) may already carry the fault: it counts as after.
   if (baseline) for (const p of [...baseline, ...counterRates(baseline)]) add(p, true);
-  for (const p of [...window, ...counterRates(window)]) add(p, p.timeMs < changeAtMs);
+  for (const p of [...window, ...counterRates(window)]) add(p, false);
+  for (const g of groups.values()) {
+    g.window.sort((a, b) => a[0] - b[0]);
+    const gaps: number[] = [];
+    for (let i = 1; i < g.window.length; i++) gaps.push(g.window[i][0] - g.window[i - 1][0]);
+    gaps.sort((a, b) => a - b);
+    const interval = gaps.length ? gaps[gaps.length >> 1] : 0;
+    for (const pt of g.window) (pt[0] < changeAtMs - interval ? g.normal : g.after).push(pt);
+  }
   const out: MetricSeriesScore[] = [];
   for (const [key, g] of groups) {
     if (g.normal.length < MIN_NORMAL_POINTS || g.after.length === 0) continue;
