@@ -108,16 +108,17 @@ export function scoreMetrics(window: MetricPoint[], baseline: MetricPoint[] | un
     if (allEqual) continue;
     // IQR floor: a tiny normal spread must not turn noise into a huge score.
     const spread = Math.max(r.iqr, (r.max - r.min) / 4, 0.05 * Math.abs(r.median), 1e-6);
-    let best = 0, bestV = r.median, dir: 1 | -1 = 1;
-    for (const v of afterVals) {
+    // Drops count less than rises (BARO looks upward only). With five or more points after
+    // the change, the second most deviating one is scored: a fault lasts, and one outlier
+    // against a spread estimated from a few points is how noise becomes evidence.
+    const deviations = afterVals.map((v) => {
       const z = (v - r.median) / spread;
-      const az = z > 0 ? z : -z * 0.5; // drops count less than rises (BARO looks upward only)
-      if (az > best) {
-        best = az;
-        bestV = v;
-        dir = z >= 0 ? 1 : -1;
-      }
-    }
+      return { v, az: z > 0 ? z : -z * 0.5, dir: (z >= 0 ? 1 : -1) as 1 | -1 };
+    });
+    deviations.sort((a, b) => b.az - a.az);
+    const chosen = deviations[afterVals.length >= 5 ? 1 : 0];
+    let best = chosen.az;
+    const bestV = chosen.v, dir = chosen.dir;
     // As anomalous within the normal period? Then it is not evidence.
     let normalWorst = 0;
     for (const [, v] of g.normal) normalWorst = Math.max(normalWorst, Math.abs(v - r.median) / spread);

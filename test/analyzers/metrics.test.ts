@@ -38,3 +38,14 @@ test('a disk-busy counter that jumps after the change is scored as disk evidence
   expect(scores[0].after).toBeCloseTo(0.9, 5);
   expect(scores[0].score).toBeGreaterThan(10);
 });
+
+test('one outlying point after the change is not evidence; a sustained shift is', () => {
+  const gauge = (t: number, v: number): MetricPoint => ({ name: 'process.cpu.utilization', unit: '1', kind: 'gauge', service: 'ranker', instance: 'ranker-0', host: 'h', labels: {}, timeMs: t, value: v });
+  const normal = [0.1, 0.11, 0.09, 0.1, 0.12, 0.1, 0.09, 0.11];
+  const series = (after: number[]) => [...normal, ...after].map((v, i) => gauge(i * 10_000, v));
+  const change = normal.length * 10_000;
+  expect(scoreMetrics(series([0.1, 0.3, 0.1, 0.11, 0.09, 0.1]), undefined, change + 10_000)).toHaveLength(0);
+  const sustained = scoreMetrics(series([0.1, 0.9, 0.92, 0.88, 0.9, 0.91]), undefined, change + 10_000);
+  expect(sustained).toHaveLength(1);
+  expect(sustained[0].after).toBeGreaterThan(0.85);
+});
