@@ -11,7 +11,7 @@ import { CliError } from '../cli';
 export function register(program: Command): void {
   program
     .command('bench')
-    .description('Replay every incident folder under a directory and score the rankings (AC@1, AC@3, Avg@5)')
+    .description('Replay every incident folder under a directory and score the rankings (AC@1, AC@3, Avg@5, kind@1, instance@1)')
     .argument('<dir>', 'folder holding incident folders')
     .option('--json', 'machine-readable report on stdout')
     .action(async (dir: string, opts: { json?: boolean }) => {
