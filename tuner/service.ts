@@ -605,7 +605,11 @@ export class TunerService {
         sig = t.p < g.alpha;
         note = ` (${round(t.p1 * 100, 2)} % vs ${round(t.p2 * 100, 2)} % of requests above ${round(thr)} ms, one-sided p = ${t.p.toExponential(2)})`;
       }
-      if (sig) failed.push(`queue growing: p99 ${round(m.p99FirstHalfMs)} → ${round(m.p99SecondHalfMs)} ms within the window${note}`);
+      // The same jump in the baseline (the unchanged instances in the same window, or these
+      // instances in the window before the change) is the machine or the traffic, not the config.
+      const ratioBase = base.p99SecondHalfMs / base.p99FirstHalfMs;
+      const envToo = base.requests > 0 && ratioBase > g.queueGrowthRatio && m.p99SecondHalfMs / m.p99FirstHalfMs <= ratioBase * g.queueGrowthRatio;
+      if (sig && !envToo) failed.push(`queue growing: p99 ${round(m.p99FirstHalfMs)} → ${round(m.p99SecondHalfMs)} ms within the window${note}`);
     }
     if (m.queueSlopePerS !== undefined && m.queueSlopePerS > 0 && (m.queueDepth ?? 0) > 1) failed.push(`queue depth growing (${round(m.queueSlopePerS, 3)}/s)`);
     return { failed, stats };

@@ -208,3 +208,36 @@ describe('canary on instances that are not alike', () => {
     expect(admins.map((a) => a.knobs.threads)).toEqual([5, 5]);
   });
 });
+
+describe('queue growth against a concurrent baseline', () => {
+  let admins: AdminInstance[] = [];
+  afterEach(async () => {
+    await stopAdmin(...admins);
+    admins = [];
+  });
+
+  it('a slowdown of the whole machine in the second half of the window is not blamed on the canary; the canary alone growing is', async () => {
+    for (let i = 0; i < 2; i++) admins.push(await startAdmin(`i${i}`, { threads: 4, maxBatch: 8 }));
+    // every instance slows down in the second half of each window (a noisy neighbour) …
+    // … and threads = 6 makes the canary's own queue grow on top of it
+    const world = new VirtualWorld('model', admins, (k, t) => (t > WINDOW / 2 ? 40 : 20) * (Number(k.threads) === 6 ? 1 + t / 2000 : 1));
+    const config = parseTunerConfig({
+      service: 'model',
+      mode: 'approve',
+      knobs: [{ name: 'threads', type: 'int', min: 1, max: 16, maxStep: 4, default: 4 }],
+      applier: { kind: 'http', targets: admins.map((t) => ({ instance: t.instance, url: t.url })) },
+      regimes: { minDwellMs: 0 },
+      evaluation: { windowMs: WINDOW, minRequests: 50, settleMs: 0 },
+      guardrails: { minIntervalMs: 0, p99Tolerance: 2 },
+    });
+    const tuner = new TunerService({ config, telemetry: world.store, applier: new HttpKnobApplier(config.applier.kind === 'http' ? config.applier.targets : []), audit: new MemoryAuditSink(), clock: world.clock, sleep: (ms) => world.sleep(ms) });
+    await world.sleep(WINDOW);
+    await tuner.tick();
+    const neutral = await tuner.apply({ threads: 5 }, 'eve');
+    expect(neutral.reason).not.toMatch(/queue growing/);
+    expect(neutral.record.stages![0].failed).toEqual([]);
+    const growing = await tuner.apply({ threads: 6 }, 'eve');
+    expect(growing.verdict).toBe('rolled-back');
+    expect(growing.record.checks!.join(' ')).toMatch(/queue growing/);
+  });
+});
