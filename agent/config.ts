@@ -101,6 +101,8 @@ export const ConfigSchema = z
         windowMinutes: z.number().positive().default(10),
         cooldownSeconds: z.number().nonnegative().default(120),
         autoRecord: z.boolean().default(true),
+        /** A diagnosis (watcher or API) reads at most about this many spans: whole traces are sampled beyond it, so memory stays bounded. */
+        maxDiagnosisSpans: z.number().int().min(1000).default(200_000),
       })
       .strict()
       .prefault({}),
@@ -233,7 +235,7 @@ export function exampleConfigYaml(): string {
     '  intervalSeconds: 15',
     '  targets: []                  # - { url: http://127.0.0.1:9100/metrics, service: ranker }',
     'host: { enabled: true, intervalSeconds: 5, perf: false }',
-    'detection: { intervalSeconds: 5, windowMinutes: 10, cooldownSeconds: 120, autoRecord: true }',
+    'detection: { intervalSeconds: 5, windowMinutes: 10, cooldownSeconds: 120, autoRecord: true, maxDiagnosisSpans: 200000 }',
     'llm: { enabled: false }        # OPENAI_BASE_URL, OPENAI_API_KEY, FAULTLINE_LLM_MODEL',
     os.EOL,
   ].join('\n');

@@ -92,6 +92,7 @@ export async function startSidecar(config: FaultlineConfig, opts: ServeOptions =
       windowMs: config.detection.windowMinutes * 60_000,
       cooldownMs: config.detection.cooldownSeconds * 1000,
       autoRecord: config.detection.autoRecord,
+      maxDiagnosisSpans: config.detection.maxDiagnosisSpans,
     },
   });
   components.push({ name: 'watcher', part: watcher, required: false });
@@ -157,6 +158,7 @@ export async function startSidecar(config: FaultlineConfig, opts: ServeOptions =
       requireTokenForReads: config.api.requireTokenForReads,
       bodyLimitBytes: config.api.bodyLimitMiB * MiB,
       dataDir: config.dataDir,
+      maxDiagnosisSpans: config.detection.maxDiagnosisSpans,
     },
     llm: llmConfig,
     onLlmStep,

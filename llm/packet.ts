@@ -24,7 +24,9 @@ export interface InvestigationContext {
 }
 
 export function buildContext(diagnosis: Diagnosis, reader: TelemetryReader | undefined): InvestigationContext {
-  const snap = reader ? reader.snapshot(diagnosis.window.fromMs, diagnosis.window.toMs) : undefined;
+  // The names the answer may use: those of the window, from a bounded sample of whole traces
+  // (the diagnosis itself named nothing outside such a sample).
+  const snap = reader ? reader.sampledSnapshot(diagnosis.window.fromMs, diagnosis.window.toMs, 200_000) : undefined;
   const spans = snap?.spans ?? [];
   const metrics = snap?.metrics ?? [];
   const services = new Set<string>();

@@ -7,13 +7,16 @@ import type { Snapshot } from '../model/telemetry';
 export function snapshotReader(snapshot: Snapshot): TelemetryReader {
   const { spans, metrics } = snapshot;
   const inRange = (t: number, from?: number, to?: number) => (from === undefined || t >= from) && (to === undefined || t < to);
+  const snapshotOf = (fromMs: number, toMs: number): Snapshot => ({
+    fromMs,
+    toMs,
+    spans: spans.filter((s) => inRange(s.startMs, fromMs, toMs)),
+    metrics: metrics.filter((m) => inRange(m.timeMs, fromMs, toMs)),
+  });
   return {
-    snapshot: (fromMs, toMs) => ({
-      fromMs,
-      toMs,
-      spans: spans.filter((s) => inRange(s.startMs, fromMs, toMs)),
-      metrics: metrics.filter((m) => inRange(m.timeMs, fromMs, toMs)),
-    }),
+    snapshot: snapshotOf,
+    // The spans are in memory already: sampling would save nothing.
+    sampledSnapshot: (fromMs, toMs) => ({ ...snapshotOf(fromMs, toMs), sampled: 1 }),
     querySpans: (q: SpanQuery) => {
       const out = spans.filter(
         (s) =>

@@ -51,7 +51,8 @@ export interface Diagnosis {
   propagationPath: string[];
   summary: string; // one line a pager can show
   explanation: string; // deterministic text; the LLM step may replace it
-  timing: { analysisMs: number; spans: number; metricPoints: number };
+  /** sampledTraces: the fraction of the window's traces the analysis read, when it read a sample. */
+  timing: { analysisMs: number; spans: number; metricPoints: number; sampledTraces?: number };
   /** Filled by the optional LLM step (issue 6). */
   llm?: unknown;
 }

@@ -39,6 +39,12 @@ export interface StoreStats {
 export interface TelemetryReader {
   /** Everything whose time falls in [fromMs, toMs). */
   snapshot(fromMs: number, toMs: number): Snapshot;
+  /**
+   * Like snapshot(), with at most about maxSpans spans: beyond that, whole traces are kept or
+   * left out together (a uniform sample that keeps call structure). `sampled` is the fraction
+   * of traces kept (1 = all). What a diagnosis reads, so its memory is bounded at any load.
+   */
+  sampledSnapshot(fromMs: number, toMs: number, maxSpans: number): Snapshot & { sampled: number };
   querySpans(q: SpanQuery): Span[];
   queryMetrics(q: MetricQuery): MetricPoint[];
   /** Oldest and newest data time held, undefined when empty. */

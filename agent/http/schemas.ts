@@ -96,7 +96,7 @@ export const diagnosisSchema = {
     propagationPath: { type: 'array', items: str },
     summary: str,
     explanation: str,
-    timing: { type: 'object', additionalProperties: true, properties: { analysisMs: num, spans: num, metricPoints: num } },
+    timing: { type: 'object', additionalProperties: true, properties: { analysisMs: num, spans: num, metricPoints: num, sampledTraces: num } },
     llm: {},
   },
 } as const;

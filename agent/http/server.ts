@@ -33,6 +33,8 @@ export interface ApiConfig {
   uploadLimitBytes?: number;
   /** Limit of an uploaded archive once unpacked (default 16 x uploadLimitBytes). */
   unpackLimitBytes?: number;
+  /** A diagnosis reads at most about this many spans, sampling whole traces beyond it (default 200000). */
+  maxDiagnosisSpans?: number;
   /** SSE heartbeat comment period (default 15000 ms). */
   sseHeartbeatMs?: number;
   /** Pass false to silence request logs (tests). Default: fastify's logger at 'info' is off; errors still go to stderr. */

@@ -107,6 +107,24 @@ describe('diagnoses', () => {
     expect(r.json().causes.length).toBeLessThanOrEqual(2);
   });
 
+  test('POST reads a sample of whole traces when the window holds more than maxDiagnosisSpans', async () => {
+    const small = await startSidecar({ config: { maxDiagnosisSpans: 1000 } });
+    try {
+      const r = await small.app.inject({ method: 'POST', url: '/api/v1/diagnoses', payload: { lastMinutes: 5 } });
+      expect(r.statusCode).toBe(201);
+      const d = r.json();
+      expect(small.store.stats().spans).toBeGreaterThan(2000);
+      expect(d.timing.sampledTraces).toBeGreaterThan(0.2);
+      expect(d.timing.sampledTraces).toBeLessThan(0.6);
+      expect(d.timing.spans).toBeLessThan(1500);
+      expect(d.summary).toMatch(/% of the window's traces, sampled whole/);
+      // Whole traces keep the structure the analysis needs: the answer stands.
+      expect(d.causes[0].service).toBe('ranker');
+    } finally {
+      await small.close();
+    }
+  });
+
   test('GET an absent diagnosis is a JSON 404', async () => {
     expectError(await sc.app.inject('/api/v1/diagnoses/dg-missing'), 404, 'not_found', /dg-missing/);
   });

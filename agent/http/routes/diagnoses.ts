@@ -80,11 +80,17 @@ export function registerDiagnosisRoutes(app: FastifyInstance, deps: ApiDeps): vo
     },
     async (req, reply) => {
       const win = resolveWindow(deps.store, req.body);
-      const snapshot = deps.store.snapshot(win.fromMs, win.toMs);
+      // A sample of whole traces when the window holds more than maxDiagnosisSpans: the
+      // diagnosis must not need memory in proportion to the load.
+      const { sampled, ...snapshot } = deps.store.sampledSnapshot(win.fromMs, win.toMs, deps.config.maxDiagnosisSpans ?? 200_000);
       if (snapshot.spans.length === 0 && snapshot.metrics.length === 0) {
         throw new ApiError(422, 'no_data', `no telemetry held between ${new Date(win.fromMs).toISOString()} and ${new Date(win.toMs).toISOString()}`);
       }
       let diagnosis = diagnose(snapshot, { id: newId('dg'), nowMs: Date.now(), maxCauses: req.body.maxCauses });
+      if (sampled < 1) {
+        diagnosis.timing.sampledTraces = sampled;
+        diagnosis.summary += ` (from ${(sampled * 100).toFixed(1)} % of the window's traces, sampled whole)`;
+      }
       // Optional LLM step (llm/): never throws; on any failure the deterministic diagnosis stands with a note.
       if (req.body.llm === true) {
         diagnosis = await maybeExplain(diagnosis, deps.store, deps.llm ?? llmConfigFromEnv(process.env));
