@@ -38,6 +38,8 @@ export interface GraphEdge {
 export interface ServiceGraph {
   fromMs: number;
   toMs: number;
+  /** Set when the graph was built from a sample of whole traces: the fraction kept. Counts and rates are scaled back up; percentiles are the sample's. */
+  sampledTraces?: number;
   nodes: GraphNode[];
   edges: GraphEdge[];
 }

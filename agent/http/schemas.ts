@@ -170,6 +170,7 @@ export const graphSchema = {
   properties: {
     fromMs: num,
     toMs: num,
+    sampledTraces: num,
     diagnosisId: str,
     rootCause: str,
     nodes: {

@@ -125,6 +125,23 @@ describe('diagnoses', () => {
     }
   });
 
+  test('the graph from a sample of whole traces reports counts scaled back to the whole window', async () => {
+    const small = await startSidecar({ config: { maxDiagnosisSpans: 1000 } });
+    try {
+      const full = (await sc.app.inject('/api/v1/graph?lastMinutes=60')).json();
+      const sampled = (await small.app.inject('/api/v1/graph?lastMinutes=60')).json();
+      expect(full.sampledTraces).toBeUndefined();
+      expect(sampled.sampledTraces).toBeGreaterThan(0.2);
+      expect(sampled.sampledTraces).toBeLessThan(0.6);
+      const calls = (g: { nodes: Array<{ service: string; stats: { calls: number } }> }, s: string) => g.nodes.find((n) => n.service === s)!.stats.calls;
+      // A uniform sample of traces, scaled up, is within sampling error of the true count.
+      expect(calls(sampled, 'gateway')).toBeGreaterThan(0.7 * calls(full, 'gateway'));
+      expect(calls(sampled, 'gateway')).toBeLessThan(1.3 * calls(full, 'gateway'));
+    } finally {
+      await small.close();
+    }
+  });
+
   test('GET an absent diagnosis is a JSON 404', async () => {
     expectError(await sc.app.inject('/api/v1/diagnoses/dg-missing'), 404, 'not_found', /dg-missing/);
   });

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildServiceGraph } from '../../../analyzers/index';
 import type { Diagnosis } from '../../../model/diagnosis';
-import type { GraphNode, ServiceGraph } from '../../../model/graph';
+import type { GraphNode, RedStats, ServiceGraph } from '../../../model/graph';
 import { ApiError } from '../errors';
 import { errorResponses } from '../schemas';
 import type { ApiDeps } from '../server';
@@ -50,8 +50,10 @@ export function registerGraphRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
     async (req) => {
       const win = resolveWindow(deps.store, req.query, 15);
-      const spans = deps.store.querySpans({ fromMs: win.fromMs, toMs: win.toMs });
+      // Bounded like a diagnosis: a sample of whole traces, counts scaled back up.
+      const { spans, sampled } = deps.store.sampledSnapshot(win.fromMs, win.toMs, deps.config.maxDiagnosisSpans ?? 200_000);
       const graph = buildServiceGraph(spans, win.fromMs, win.toMs);
+      if (sampled < 1) scaleCounts(graph, sampled);
       let d: Diagnosis | undefined;
       if (req.query.diagnosisId) {
         d = deps.state.getDiagnosis(req.query.diagnosisId);
@@ -62,4 +64,19 @@ export function registerGraphRoutes(app: FastifyInstance, deps: ApiDeps): void {
       return colourGraph(graph, d);
     },
   );
+}
+
+/** A graph built from a fraction `sampled` of the traces: counts and rates as for all of them. */
+function scaleCounts(graph: ServiceGraph, sampled: number): void {
+  graph.sampledTraces = sampled;
+  const scale = (st: RedStats) => {
+    st.calls = Math.round(st.calls / sampled);
+    st.errors = Math.round(st.errors / sampled);
+    st.ratePerSec /= sampled;
+  };
+  for (const n of graph.nodes) scale(n.stats);
+  for (const e of graph.edges) {
+    scale(e.stats);
+    e.unpaired = Math.round(e.unpaired / sampled);
+  }
 }
