@@ -17,6 +17,7 @@ export function snapshotReader(snapshot: Snapshot): TelemetryReader {
     snapshot: snapshotOf,
     // The spans are in memory already: sampling would save nothing.
     sampledSnapshot: (fromMs, toMs) => ({ ...snapshotOf(fromMs, toMs), sampled: 1 }),
+    spansInRange: (fromMs, toMs) => spans.filter((s) => inRange(s.startMs, fromMs, toMs)),
     querySpans: (q: SpanQuery) => {
       const out = spans.filter(
         (s) =>

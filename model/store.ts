@@ -45,6 +45,8 @@ export interface TelemetryReader {
    * of traces kept (1 = all). What a diagnosis reads, so its memory is bounded at any load.
    */
   sampledSnapshot(fromMs: number, toMs: number, maxSpans: number): Snapshot & { sampled: number };
+  /** The spans of [fromMs, toMs) one at a time, for streaming them out (a recording) without holding them all. */
+  spansInRange(fromMs: number, toMs: number): Iterable<Span>;
   querySpans(q: SpanQuery): Span[];
   queryMetrics(q: MetricQuery): MetricPoint[];
   /** Oldest and newest data time held, undefined when empty. */

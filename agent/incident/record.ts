@@ -2,6 +2,7 @@
 // /api/v1/incidents and the auto-recorder call this), so what was seen can be replayed.
 
 import type { TelemetryReader } from '../../model/store';
+import type { Span } from '../../model/telemetry';
 import type { IncidentMeta } from './format';
 import { writeIncident, type WrittenIncident } from './writer';
 
@@ -30,17 +31,28 @@ export async function recordIncident(
   if (!(Number.isFinite(fromMs) && Number.isFinite(toMs)) || toMs <= fromMs) {
     throw new RangeError(`record window must have fromMs < toMs (got ${fromMs} .. ${toMs})`);
   }
-  const snapshot = reader.snapshot(fromMs, toMs);
-  const baseline = options.baseline ? reader.snapshot(options.baseline.fromMs, options.baseline.toMs) : undefined;
+  // Spans stream from the store to the file (a 10-minute window at 10k spans/s would be
+  // gigabytes as objects); metric points are few enough to take whole.
+  let spans = 0;
+  const counted = (it: Iterable<Span>): Iterable<Span> => ({
+    *[Symbol.iterator]() {
+      for (const s of it) {
+        spans++;
+        yield s;
+      }
+    },
+  });
+  const metrics = reader.queryMetrics({ fromMs, toMs });
+  const b = options.baseline;
   const written = await writeIncident(
     dir,
     {
       meta,
-      spans: snapshot.spans,
-      metrics: snapshot.metrics,
-      baseline: baseline ? { spans: baseline.spans, metrics: baseline.metrics } : undefined,
+      spans: counted(reader.spansInRange(fromMs, toMs)),
+      metrics,
+      baseline: b ? { spans: reader.spansInRange(b.fromMs, b.toMs), metrics: reader.queryMetrics({ fromMs: b.fromMs, toMs: b.toMs }) } : undefined,
     },
     { gzip: options.gzip },
   );
-  return { ...written, meta, spans: snapshot.spans.length, metricPoints: snapshot.metrics.length, fromMs, toMs };
+  return { ...written, meta, spans, metricPoints: metrics.length, fromMs, toMs };
 }

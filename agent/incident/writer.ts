@@ -21,6 +21,14 @@ export interface IncidentContent {
   baseline?: { spans: Span[]; metrics: MetricPoint[] };
 }
 
+/** What writeIncident takes: spans may be any iterable, so a recording streams them from the store. */
+export interface IncidentStream {
+  meta: IncidentMeta;
+  spans: Iterable<Span>;
+  metrics: MetricPoint[];
+  baseline?: { spans: Iterable<Span>; metrics: MetricPoint[] };
+}
+
 export interface WriteIncidentOptions {
   /** Write traces.jsonl.gz / metrics.jsonl.gz instead of plain files. */
   gzip?: boolean;
@@ -33,7 +41,7 @@ export interface WrittenIncident {
   files: string[];
 }
 
-export async function writeIncident(dir: string, content: IncidentContent, options: WriteIncidentOptions = {}): Promise<WrittenIncident> {
+export async function writeIncident(dir: string, content: IncidentStream, options: WriteIncidentOptions = {}): Promise<WrittenIncident> {
   const meta = parseIncidentMeta(content.meta, 'incident meta');
   const perLine = options.maxItemsPerLine ?? 1000;
   await mkdir(dir, { recursive: true });
@@ -53,7 +61,7 @@ export async function writeIncident(dir: string, content: IncidentContent, optio
   return { dir, files };
 }
 
-async function writeTelemetry(dir: string, spans: Span[], metrics: MetricPoint[], gzip: boolean, perLine: number): Promise<string[]> {
+async function writeTelemetry(dir: string, spans: Iterable<Span>, metrics: MetricPoint[], gzip: boolean, perLine: number): Promise<string[]> {
   const written: string[] = [];
   written.push(await writeLines(dir, TRACES_FILE, encodeTraceRequests(spans, perLine), gzip));
   if (metrics.length > 0) {

@@ -130,6 +130,14 @@ class ChunkedSeries<T, C extends Chunk<T>> {
     }
   }
 
+  /**
+   * The chunks that hold items of [fromMs, toMs), as they are now: a reader that goes on after
+   * an await keeps reading what it started with, whatever is evicted or appended meanwhile.
+   */
+  chunksInRange(fromMs: number, toMs: number): C[] {
+    return this.chunks.filter((c) => !(c.maxMs < fromMs || c.minMs >= toMs));
+  }
+
   oldestMs(): number | undefined {
     let m = Infinity;
     for (const c of this.chunks) if (c.minMs < m) m = c.minMs;
@@ -245,6 +253,21 @@ export class TelemetryStore implements TelemetrySink, TelemetryReader {
       if (kept[t] === 1) spans.push(c.get(i, cache));
     });
     return { fromMs, toMs, spans, metrics: this.queryMetrics({ fromMs, toMs }), sampled: keep };
+  }
+
+  /**
+   * The spans of [fromMs, toMs), one at a time, materialized only as they are read: what a
+   * recording streams to disk without holding the window as objects.
+   */
+  *spansInRange(fromMs: number, toMs: number): Generator<Span> {
+    for (const c of this.spans.chunksInRange(fromMs, toMs)) {
+      const cache = c.newParseCache();
+      const n = c.length;
+      for (let i = 0; i < n; i++) {
+        const t = c.startOf(i);
+        if (t >= fromMs && t < toMs) yield c.get(i, cache);
+      }
+    }
   }
 
   /** Bytes held, as estimated; the receiver compares this to its limits to shed load. */
