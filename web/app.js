@@ -120,7 +120,7 @@
     }
     box.append(h('p', 'summary', d.summary));
     if (d.propagationPath && d.propagationPath.length) box.append(h('div', 'path', 'path: ' + d.propagationPath.join(' → ')));
-    box.append(h('div', 'meta', 'window ' + time(d.window.fromMs) + ' – ' + time(d.window.toMs) + ' · ' + d.timing.spans + ' spans · ' + fmt(d.timing.analysisMs, 0) + ' ms · ' + d.id));
+    box.append(h('div', 'meta', 'window ' + time(d.window.fromMs) + ' – ' + time(d.window.toMs) + ' · ' + d.timing.spans + ' spans' + (d.timing.sampledTraces ? ' (' + fmt(d.timing.sampledTraces * 100, 1) + ' % of traces)' : '') + ' · ' + fmt(d.timing.analysisMs, 0) + ' ms · ' + d.id));
 
     d.causes.forEach((c, i) => {
       const tr = h('tr', i === 0 && top ? 'top' : '');
@@ -225,7 +225,9 @@
     const svg = $('graph');
     svg.replaceChildren();
     $('graph-empty').hidden = graph.nodes.length > 0;
-    $('graph-window').textContent = graph.nodes.length ? time(graph.fromMs) + ' – ' + time(graph.toMs) : '';
+    $('graph-window').textContent = graph.nodes.length
+      ? time(graph.fromMs) + ' – ' + time(graph.toMs) + (graph.sampledTraces ? ' · from ' + fmt(graph.sampledTraces * 100, 1) + ' % of traces, counts scaled' : '')
+      : '';
     if (!graph.nodes.length) {
       svg.setAttribute('viewBox', '0 0 10 10');
       return;
