@@ -162,18 +162,34 @@ export async function waitForDiagnosis(
     timeoutMs: number;
     /** The fallback diagnoses [afterMs - fallbackLeadMs, now]: some normal time before the fault, and the fault (default 30 s). */
     fallbackLeadMs?: number;
+    /**
+     * Diagnoses published sooner than this after afterMs are not about the fault (default
+     * 2000): with the demo's 1 s buckets faultline needs 3 s of data after a change before it
+     * counts, so one published sooner is about something that changed before the injection.
+     */
+    minDelayMs?: number;
+    /** Called with each watcher diagnosis that was passed over as not about the fault. */
+    onIgnored?: (d: DiagnosisSummaryView) => void;
     pollMs?: number;
     onPoll?: () => void;
   },
 ): Promise<DetectionResult> {
   const deadline = opts.afterMs + opts.timeoutMs;
+  const minDelayMs = opts.minDelayMs ?? 2000;
+  const ignored = new Set<string>();
   while (Date.now() < deadline) {
     try {
-      const found = (await api.diagnoses(20))
-        .filter((d) => d.source === 'watch' && d.createdAtMs > opts.afterMs && d.detected)
-        // A change detected before the injection is someone else's news (a few seconds of slack for bucketing).
-        .filter((d) => d.changeAtMs === undefined || d.changeAtMs >= opts.afterMs - 5_000)
-        .sort((a, b) => a.createdAtMs - b.createdAtMs);
+      const published = (await api.diagnoses(20)).filter((d) => d.source === 'watch' && d.createdAtMs > opts.afterMs && d.detected);
+      // A change detected before the injection is someone else's news (a few seconds of slack for bucketing).
+      const about = (d: DiagnosisSummaryView) =>
+        d.createdAtMs >= opts.afterMs + minDelayMs && (d.changeAtMs === undefined || d.changeAtMs >= opts.afterMs - 5_000);
+      for (const d of published) {
+        if (!about(d) && !ignored.has(d.id)) {
+          ignored.add(d.id);
+          opts.onIgnored?.(d);
+        }
+      }
+      const found = published.filter(about).sort((a, b) => a.createdAtMs - b.createdAtMs);
       if (found.length) {
         const delayMs = found[0].createdAtMs - opts.afterMs; // when faultline published it
         return { diagnosis: await api.diagnosis(found[0].id), source: 'auto', delayMs };

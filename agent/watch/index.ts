@@ -84,7 +84,7 @@ export interface LookSummary {
   atMs: number;
   window?: { fromMs: number; toMs: number };
   series: number;
-  outcome: 'no-new-data' | 'too-short' | 'quiet' | 'recovery' | 'unsettled' | 'same-incident' | 'diagnosed';
+  outcome: 'no-new-data' | 'too-short' | 'quiet' | 'recovery' | 'unsettled' | 'same-incident' | 'waiting-for-metrics' | 'diagnosed';
   changeAtMs?: number;
   strength?: number;
   /** The strongest signals of the change found (up to 3). */
@@ -108,14 +108,19 @@ export function worseningStrength(report: Pick<AnomalyReport, 'signals'>): numbe
   return best + 0.5 * (worse.reduce((a, b) => a + b, 0) - best);
 }
 
+/** How long a diagnosis may wait for every instance's metrics to pass the change. */
+const MAX_METRIC_WAIT_BUCKETS = 10;
+
 /** Worse by at least the detection threshold: an incident. */
 const INCIDENT_STRENGTH = 6;
-/** Worse by less than this (and detected): a recovery, the end of an incident. In between: wait and see. */
-const RECOVERY_STRENGTH = 3;
-
-/** A change that is (almost) only things getting better. */
+/**
+ * A change in which nothing got worse: a recovery, the end of an incident. Anything worse at
+ * all (an error rate creeping up while latency falls, as when a dependency starts failing
+ * fast) means wait and see: taking it for a recovery would restart the look after the new
+ * fault's start, and the fault would never be seen.
+ */
 export function isRecovery(report: Pick<AnomalyReport, 'signals'>): boolean {
-  return worseningStrength(report) < RECOVERY_STRENGTH;
+  return worseningStrength(report) === 0;
 }
 
 type Signal = AnomalyReport['signals'][number];
@@ -204,7 +209,7 @@ export function createWatcher(deps: WatcherDeps): Watcher {
     // From now on, normal is what came after this change.
     const moveLookFrom = () => (lookFromMs = Math.max(lookFromMs, changeKey + bucketMs));
     const worse = worseningStrength(report);
-    if (worse < RECOVERY_STRENGTH) {
+    if (worse === 0) {
       moveLookFrom();
       done({ outcome: 'recovery', ...summary });
       return undefined;
@@ -221,6 +226,23 @@ export function createWatcher(deps: WatcherDeps): Watcher {
       moveLookFrom();
       done({ outcome: 'same-incident', ...summary });
       return undefined; // the same incident, already diagnosed
+    }
+
+    // Wait (a little) for the slower telemetry: every instance sending metrics must have
+    // sent some from after the change, so the diagnosis sees e.g. the configuration gauge
+    // that stepped with it. An instance that went silent delays it by 10 buckets at most.
+    if (w.toMs - changeKey < MAX_METRIC_WAIT_BUCKETS * bucketMs) {
+      const newest = new Map<string, number>();
+      for (const p of metrics) {
+        const k = `${p.service}\u0000${p.instance}\u0000${p.host}`;
+        if (!(p.timeMs <= (newest.get(k) ?? -Infinity))) newest.set(k, p.timeMs);
+      }
+      const needMs = changeKey + minAfterBuckets * bucketMs;
+      const behind = [...newest.values()].filter((t) => t < needMs).length;
+      if (behind > 0) {
+        done({ outcome: 'waiting-for-metrics', ...summary });
+        return undefined;
+      }
     }
 
     // Diagnose on spans once: the detection window, as a sample of whole traces when large.

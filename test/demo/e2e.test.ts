@@ -80,17 +80,24 @@ const RECOVER_MS = Number(process.env.FAULTLINE_E2E_RECOVER_MS ?? 12_000);
         const mark: { scenario: string; atMs: number; clearedAtMs?: number } = { scenario: sc.id, atMs: injectAt };
         injections.push(mark);
         try {
-          const r = await waitForDiagnosis(api, { afterMs: injectAt, timeoutMs: DETECT_TIMEOUT_MS });
+          const passedOver: string[] = [];
+          const r = await waitForDiagnosis(api, {
+            afterMs: injectAt,
+            timeoutMs: DETECT_TIMEOUT_MS,
+            onIgnored: (d) => passedOver.push(`${d.summary} (change ${d.changeAtMs !== undefined ? ((d.changeAtMs - injectAt) / 1000).toFixed(1) : '?'} s, published ${((d.createdAtMs - injectAt) / 1000).toFixed(1)} s after the injection)`),
+          });
           const top = r.diagnosis.causes[0];
           results.push(
             `  ${sc.id.padEnd(24)} ${r.source.padEnd(9)} delay ${(r.delayMs / 1000).toFixed(1).padStart(5)} s  first: ${top?.service}/${top?.kind}` +
-              `  ranks: ${r.diagnosis.causes.slice(0, 5).map((c) => `${c.service}/${c.kind}`).join(', ')}`,
+              `  ranks: ${r.diagnosis.causes.slice(0, 5).map((c) => `${c.service}/${c.kind}`).join(', ')}` +
+              passedOver.map((p) => `\n      passed over (not about this fault): ${p}`).join(''),
           );
           rows.push({
             scenario: sc.id,
             truth: { service: target.service, instance: target.instance, kind: sc.fault.kind },
             source: r.source,
             delayMs: r.delayMs,
+            passedOver,
             ranking: r.diagnosis.causes.slice(0, 5).map((c) => ({ service: c.service, instance: c.instance, kind: c.kind, score: c.score })),
           });
           expect(r.source).toBe('auto');

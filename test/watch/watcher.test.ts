@@ -194,7 +194,8 @@ test('sampledSnapshot keeps whole traces', () => {
 
 test('recovery and same-incident rules', () => {
   const sig = (service: string, signal: 'latency' | 'errors', before: number, after: number, score: number) => ({ service, signal, before, after, score });
-  expect(isRecovery({ signals: [sig('a', 'latency', 40, 10, 9), sig('b', 'latency', 0.5, 0.6, 0.3)] })).toBe(true);
+  expect(isRecovery({ signals: [sig('a', 'latency', 40, 10, 9), sig('b', 'latency', 0.6, 0.5, 0.3)] })).toBe(true);
+  expect(isRecovery({ signals: [sig('a', 'latency', 40, 10, 9), sig('b', 'latency', 0.5, 0.6, 0.3)] })).toBe(false);
   expect(isRecovery({ signals: [sig('a', 'latency', 40, 10, 9), sig('b', 'errors', 0, 0.3, 7)] })).toBe(false);
   expect(isRecovery({ signals: [] })).toBe(false);
   // Mixed: a fault starting while another ends is not a recovery, and not yet an incident.
