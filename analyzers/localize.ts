@@ -518,7 +518,7 @@ export function localize(
             component: 'edge', weight: st, type: 'edge', service: to, edge: { from, to },
             title: edgeVirtual[e]
               ? `calls ${from} -> ${to} (uninstrumented) slowed: median ${before.toFixed(1)} -> ${after.toFixed(1)} ms`
-              : `network/queue gap ${from} -> ${to} rose: median ${before.toFixed(2)} -> ${after.toFixed(2)} ms (${(st * 100).toFixed(0)}% more calls than normal above the normal tail)`,
+              : `network/queue gap ${from} -> ${to} rose: median ${before.toFixed(2)} -> ${after.toFixed(2)} ms (${((excess / nA) * 100).toFixed(0)}% more calls than normal above the normal tail)`,
             before, after, unit: 'ms', score: z,
           };
           acc(to).evidence.push(ev);
