@@ -59,6 +59,8 @@ interface Series {
   bm?: Float64Array;
   bm2?: Float64Array;
   bk?: Float64Array;
+  /** Prefix count of the spans in sum/sum2 when not all of cnt (latency of successful spans only). */
+  lcnt?: Float64Array;
 }
 
 function newSeries(nb: number): Series {
@@ -157,6 +159,12 @@ export interface BucketedSeries {
   service: string;
   operation?: string;
   cnt: ArrayLike<number>;
+  /**
+   * Spans whose durations are in sumLog/sumLog2, when only some of cnt are (the live store
+   * keeps latency over successful spans only, so failing fast does not read as a speed-up and
+   * working again as a slowdown). Absent: all of cnt.
+   */
+  latCnt?: ArrayLike<number>;
   sumLog: ArrayLike<number>;
   sumLog2: ArrayLike<number>;
   err: ArrayLike<number>;
@@ -199,7 +207,9 @@ export function detectChangeInSeries(w: BucketedWindow, options: SeriesDetectOpt
   for (const x of w.series) {
     const s = newSeries(nb);
     const n = Math.min(nb, x.cnt.length);
+    const lcnt = x.latCnt ? new Float64Array(nb + 1) : undefined;
     for (let b = 0; b < n; b++) {
+      if (lcnt) lcnt[b + 1] = x.latCnt![b];
       s.cnt[b + 1] = x.cnt[b];
       s.sum[b + 1] = x.sumLog[b];
       s.sum2[b + 1] = x.sumLog2[b];
@@ -209,7 +219,7 @@ export function detectChangeInSeries(w: BucketedWindow, options: SeriesDetectOpt
     if (options.bucketVariance) {
       const bm = new Float64Array(nb + 1), bm2 = new Float64Array(nb + 1), bk = new Float64Array(nb + 1);
       for (let b = 1; b <= nb; b++) {
-        const c = s.cnt[b];
+        const c = lcnt ? lcnt[b] : s.cnt[b];
         const m = c > 0 ? s.sum[b] / c : 0;
         bm[b] = bm[b - 1] + m;
         bm2[b] = bm2[b - 1] + m * m;
@@ -220,6 +230,10 @@ export function detectChangeInSeries(w: BucketedWindow, options: SeriesDetectOpt
       s.bk = bk;
     }
     toPrefixSums(s, nb);
+    if (lcnt) {
+      for (let b = 1; b <= nb; b++) lcnt[b] += lcnt[b - 1];
+      s.lcnt = lcnt;
+    }
     series.push({ service: x.service, operation: x.operation, s });
   }
   return searchSplit(series, w.fromMs, nb, bucketMs, 0, options);
@@ -323,19 +337,23 @@ function splitScore(
     zPre !== undefined && zBase !== undefined ? Math.min(zPre, zBase) : zPre !== undefined ? zPre : zBase !== undefined ? zBase * 0.5 : 0;
   for (const { service, operation, s } of series) {
     const nP = s.cnt[k], nA = s.cnt[nb] - s.cnt[k], nBase = s.bCnt;
+    const lc = s.lcnt ?? s.cnt;
+    const lP = lc[k], lA = lc[nb] - lc[k];
     let svcScore = 0;
-    if (nA >= 5 && nP + nBase >= 5) {
-      const mA = (s.sum[nb] - s.sum[k]) / nA, vA = (s.sum2[nb] - s.sum2[k]) / nA - mA * mA;
-      const mP = nP ? s.sum[k] / nP : 0, vP = nP ? s.sum2[k] / nP - mP * mP : 0;
+    if (lA >= 5 && lP + nBase >= 5) {
+      const mA = (s.sum[nb] - s.sum[k]) / lA, vA = (s.sum2[nb] - s.sum2[k]) / lA - mA * mA;
+      const mP = lP ? s.sum[k] / lP : 0, vP = lP ? s.sum2[k] / lP - mP * mP : 0;
       const mB = nBase ? s.bSum / nBase : 0, vB = nBase ? s.bSum2 / nBase - mB * mB : 0;
-      const zLat = combine(nP >= 5 ? latencyZ(mA, vA, nA, mP, vP, nP, betweenBuckets2(s, k, nb)) : undefined, nBase >= 5 ? latencyZ(mA, vA, nA, mB, vB, nBase) : undefined);
+      const zLat = combine(lP >= 5 ? latencyZ(mA, vA, lA, mP, vP, lP, betweenBuckets2(s, k, nb)) : undefined, nBase >= 5 ? latencyZ(mA, vA, lA, mB, vB, nBase) : undefined);
       if (zLat > Z_FLOOR) {
         // A speed-up is rarely an incident on its own (warm-up, cache fill): half weight.
-        const sc = (Math.min(cap, zLat) - Z_FLOOR) * (mA < (nP >= 5 ? mP : mB) ? 0.5 : 1);
+        const sc = (Math.min(cap, zLat) - Z_FLOOR) * (mA < (lP >= 5 ? mP : mB) ? 0.5 : 1);
         svcScore += sc;
-        const before = nP >= 5 ? mP : mB;
+        const before = lP >= 5 ? mP : mB;
         signals?.push({ service, operation, signal: 'latency', before: Math.exp(before), after: Math.exp(mA), score: sc });
       }
+    }
+    if (nA >= 5 && nP + nBase >= 5) {
       const pA = (s.err[nb] - s.err[k]) / nA, pP = nP ? s.err[k] / nP : 0, pB = nBase ? s.bErr / nBase : 0;
       const zErr = combine(nP >= 5 ? errorZ(pA, nA, pP, nP) : undefined, nBase >= 5 ? errorZ(pA, nA, pB, nBase) : undefined);
       if (zErr > Z_FLOOR) {
@@ -385,10 +403,10 @@ export function detectAnomaly(snapshot: Snapshot): AnomalyReport {
  * detectAnomaly over pre-aggregated buckets (the live watcher): the spans' change, else a
  * change of the resource gauges in [metricsFromMs ?? w.fromMs, w.toMs).
  */
-export function detectAnomalyInSeries(w: BucketedWindow, metrics: MetricPoint[], options: SeriesDetectOptions & { metricsFromMs?: number } = {}): ChangeDetection {
+export function detectAnomalyInSeries(w: BucketedWindow, metrics: MetricPoint[], options: SeriesDetectOptions & MetricChangeOptions & { metricsFromMs?: number } = {}): ChangeDetection {
   const det = detectChangeInSeries(w, options);
   if (det.detected || metrics.length === 0 || options.forceChangeAtMs !== undefined) return det;
-  const mc = metricChange(metrics, options.metricsFromMs ?? w.fromMs, w.toMs);
+  const mc = metricChange(metrics, options.metricsFromMs ?? w.fromMs, w.toMs, options);
   if (!mc) return det;
   return { detected: true, changeAtMs: mc.changeAtMs, baselineSource: 'pre-change', signals: [], strength: mc.strength, bucketMs: det.bucketMs };
 }
@@ -468,7 +486,18 @@ const MIN_BEFORE_POINTS = 5; // medians of fewer points jump around
 const METRIC_Z = 8;
 const METRIC_Z_CAP = 30;
 
-export function metricChange(metrics: MetricPoint[], fromMs: number, toMs: number): { changeAtMs: number; strength: number } | undefined {
+export interface MetricChangeOptions {
+  /**
+   * Least spread, in absolute units, of a utilization gauge (a name with "utilization",
+   * a share of a CPU 0..1): 0.02 means a 2-point rise of an idle process (2 % -> 4 % of a
+   * core, e.g. the GC work of a leak) is not a CPU change by itself. Default 0 (relative
+   * floors only).
+   */
+  minUtilizationSpread?: number;
+}
+
+export function metricChange(metrics: MetricPoint[], fromMs: number, toMs: number, options: MetricChangeOptions = {}): { changeAtMs: number; strength: number } | undefined {
+  const minUtil = options.minUtilizationSpread ?? 0;
   const bucketMs = bucketWidth(toMs - fromMs);
   const nb = Math.max(1, Math.ceil((toMs - fromMs) / bucketMs));
   const groups = new Map<string, Array<[number, number]>>();
@@ -485,8 +514,9 @@ export function metricChange(metrics: MetricPoint[], fromMs: number, toMs: numbe
     g.push([p.timeMs, p.value]);
   }
   const strength = new Float64Array(nb + 1);
-  for (const pts of groups.values()) {
+  for (const [key, pts] of groups) {
     if (pts.length < MIN_BEFORE_POINTS + 3) continue;
+    const floor = minUtil > 0 && key.includes('utilization') ? minUtil : 1e-9;
     pts.sort((a, b) => a[0] - b[0]);
     const vals = pts.map((p) => p[1]);
     let best = 0, bestK = -1;
@@ -498,7 +528,7 @@ export function metricChange(metrics: MetricPoint[], fromMs: number, toMs: numbe
       const before = sortedCopy(vals.slice(0, j)), after = sortedCopy(vals.slice(j));
       const med = quantileSorted(before, 0.5);
       const iqr = quantileSorted(before, 0.75) - quantileSorted(before, 0.25);
-      const spread = Math.max(iqr, (before[before.length - 1] - before[0]) / 4, 0.05 * Math.abs(med), 1e-9);
+      const spread = Math.max(iqr, (before[before.length - 1] - before[0]) / 4, 0.05 * Math.abs(med), floor);
       const z = Math.abs(quantileSorted(after, 0.5) - med) / spread;
       if (z > best) {
         best = z;

@@ -1,13 +1,13 @@
 // Running per-operation aggregates for live change detection. For every entry span (SERVER,
 // CONSUMER, or a root) the store adds its log duration to a time bucket of its
-// (service, operation) series as it arrives: count, sum and sum of squares of log(ms), error
-// count, and root count (entry-point throughput). The watcher reads the last window of
+// (service, operation) series as it arrives: count, error count, sum and sum of squares of
+// log(ms) over the successful spans, and root count (entry-point throughput). The watcher reads the last window of
 // buckets, O(series x buckets), instead of materializing every held span every few seconds.
 //
 // Buckets live in a ring per series, indexed by absolute bucket number (floor(startMs /
 // bucketMs)), so late spans land in their own bucket and old buckets are overwritten as data
-// time moves on. The sums are exactly what analyzers/detect.ts accumulates from a snapshot,
-// so the live watcher and a replayed snapshot decide on the same numbers.
+// time moves on. The sums are what analyzers/detect.ts accumulates from a snapshot, except
+// that latency leaves failed spans out (detectChangeInSeries takes latCnt for that).
 
 import type { Span } from '../../model/telemetry';
 
@@ -25,6 +25,8 @@ export interface OperationSeriesWindow {
   /** undefined for the per-service root-span (throughput) series. */
   operation?: string;
   cnt: Float64Array;
+  /** Successful spans: the ones whose durations are in sumLog/sumLog2. */
+  latCnt: Float64Array;
   sumLog: Float64Array;
   sumLog2: Float64Array;
   err: Float64Array;
@@ -51,6 +53,7 @@ export interface OperationAggregatesOptions {
 class Ring {
   readonly stamp: Float64Array; // absolute bucket held by each slot (-1: none)
   readonly cnt: Float64Array;
+  readonly latCnt: Float64Array;
   readonly sumLog: Float64Array;
   readonly sumLog2: Float64Array;
   readonly err: Float64Array;
@@ -64,6 +67,7 @@ class Ring {
   ) {
     this.stamp = new Float64Array(n).fill(-1);
     this.cnt = new Float64Array(n);
+    this.latCnt = new Float64Array(n);
     this.sumLog = new Float64Array(n);
     this.sumLog2 = new Float64Array(n);
     this.err = new Float64Array(n);
@@ -77,6 +81,7 @@ class Ring {
     if (this.stamp[i] !== b) {
       this.stamp[i] = b;
       this.cnt[i] = 0;
+      this.latCnt[i] = 0;
       this.sumLog[i] = 0;
       this.sumLog2[i] = 0;
       this.err[i] = 0;
@@ -117,7 +122,7 @@ export class OperationAggregates {
 
   /** Bytes held (typed arrays), for the store's accounting. */
   get bytes(): number {
-    return this.nSeries * (this.slots * 6 * 8 + 200);
+    return this.nSeries * (this.slots * 7 * 8 + 200);
   }
 
   private ring(service: string, operation: string): Ring | undefined {
@@ -163,9 +168,13 @@ export class OperationAggregates {
     const i = r.slot(b);
     const l = Math.log(durationMs > 0.01 ? durationMs : 0.01);
     r.cnt[i]++;
-    r.sumLog[i] += l;
-    r.sumLog2[i] += l * l;
     if (failed) r.err[i]++;
+    else {
+      // Latency of successful spans only: a failure's duration says how fast it failed.
+      r.latCnt[i]++;
+      r.sumLog[i] += l;
+      r.sumLog2[i] += l * l;
+    }
     if (isRoot) {
       const rr = this.ring(service, ROOTS_OPERATION);
       if (rr) rr.roots[rr.slot(b)]++;
@@ -203,7 +212,7 @@ export class OperationAggregates {
         const w: OperationSeriesWindow = {
           service: r.service,
           operation: r.operation === ROOTS_OPERATION ? undefined : r.operation,
-          cnt: new Float64Array(nb), sumLog: new Float64Array(nb), sumLog2: new Float64Array(nb), err: new Float64Array(nb), roots: new Float64Array(nb),
+          cnt: new Float64Array(nb), latCnt: new Float64Array(nb), sumLog: new Float64Array(nb), sumLog2: new Float64Array(nb), err: new Float64Array(nb), roots: new Float64Array(nb),
         };
         let any = false;
         const n = r.stamp.length;
@@ -212,6 +221,7 @@ export class OperationAggregates {
           const i = ((b % n) + n) % n;
           if (r.stamp[i] !== b) continue;
           w.cnt[k] = r.cnt[i];
+          w.latCnt[k] = r.latCnt[i];
           w.sumLog[k] = r.sumLog[i];
           w.sumLog2[k] = r.sumLog2[i];
           w.err[k] = r.err[i];

@@ -195,7 +195,7 @@ export function createWatcher(deps: WatcherDeps): Watcher {
       done({ outcome: 'quiet', series: 0, window: { fromMs, toMs } });
       return undefined;
     }
-    const det: ChangeDetection = detectAnomalyInSeries(w, metrics, { minAfterBuckets, bucketVariance: config.bucketVariance ?? true });
+    const det: ChangeDetection = detectAnomalyInSeries(w, metrics, { minAfterBuckets, bucketVariance: config.bucketVariance ?? true, minUtilizationSpread: 0.02 });
     const { strength: _s, bucketMs: _b, ...report } = det;
     void _s;
     void _b;
@@ -228,13 +228,15 @@ export function createWatcher(deps: WatcherDeps): Watcher {
       return undefined; // the same incident, already diagnosed
     }
 
-    // Wait (a little) for the slower telemetry: every instance sending metrics must have
-    // sent some from after the change, so the diagnosis sees e.g. the configuration gauge
+    // Wait (a little) for the slower telemetry: every service instance sending metrics must
+    // have sent some from after the change, so the diagnosis sees e.g. the configuration gauge
     // that stepped with it. An instance that went silent delays it by 10 buckets at most.
     if (w.toMs - changeKey < MAX_METRIC_WAIT_BUCKETS * bucketMs) {
       const newest = new Map<string, number>();
       for (const p of metrics) {
-        const k = `${p.service}\u0000${p.instance}\u0000${p.host}`;
+        // Services' own metrics (a host collector may report far less often).
+        if (!p.service) continue;
+        const k = `${p.service}\u0000${p.instance}`;
         if (!(p.timeMs <= (newest.get(k) ?? -Infinity))) newest.set(k, p.timeMs);
       }
       const needMs = changeKey + minAfterBuckets * bucketMs;

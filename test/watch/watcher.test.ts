@@ -7,12 +7,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bucketWidth, detectChange, detectChangeInSeries } from '../../analyzers/detect';
+import { bucketWidth, detectChange, detectChangeInSeries, metricChange } from '../../analyzers/detect';
 import { openStateStore, type StateStore } from '../../agent/state/index';
 import { TelemetryStore } from '../../agent/store/telemetry-store';
 import { createWatcher, EventBus, isRecovery, sameIncident, worseningStrength, type WatchConfig } from '../../agent/watch/index';
 import type { Snapshot, Span } from '../../model/telemetry';
-import { call, rng, span, T0 } from '../analyzers/helpers';
+import { call, gauge, rng, span, T0 } from '../analyzers/helpers';
 
 interface Phase {
   /** Multiplies db's own time. */
@@ -208,4 +208,28 @@ test('recovery and same-incident rules', () => {
   expect(sameIncident(slow, { signals: [sig('api', 'errors', 0, 0.3, 9)] })).toBe(false);
   expect(sameIncident(slow, { signals: [sig('db', 'latency', 10, 4, 9)] })).toBe(false);
   expect(sameIncident({ signals: [] }, { signals: [] })).toBe(true);
+});
+
+test('live latency is of successful spans: failing fast is an error change, not a speed-up', () => {
+  // api starts failing 30 % of requests at once, in 0.2 ms instead of ~7 ms.
+  const spans = traffic(120, 20, (t) => (t >= 80 ? { apiErrors: 0.3 } : {}));
+  for (const s of spans) if (s.status === 2) s.durationMs = 0.2;
+  const store = new TelemetryStore({ windowMs: Infinity });
+  store.consumeSpans(spans);
+  const det = detectChangeInSeries(store.operationAggregates(2000, 120_000).window(T0, T0 + 120_000));
+  expect(det.detected).toBe(true);
+  expect(det.signals.filter((s) => s.signal === 'errors').map((s) => s.service).sort()).toEqual(['api', 'frontend']);
+  expect(det.signals.filter((s) => s.signal === 'latency')).toEqual([]);
+  // On the snapshot (all spans) the same failures also read as frontend and api getting faster.
+  const snap = detectChange({ fromMs: T0, toMs: T0 + 120_000, spans, metrics: [] });
+  expect(snap.signals.some((s) => s.signal === 'latency' && s.after < s.before)).toBe(true);
+});
+
+test('a 2-point CPU rise of an idle process is not a resource change for the watcher; a hog is', () => {
+  const cpu = (f: (i: number) => number) => Array.from({ length: 30 }, (_, i) => gauge('process.cpu.utilization', 'svc', 'svc-1', 'h', T0 + i * 2000, f(i)));
+  const small = cpu((i) => (i < 20 ? 0.022 + 0.0005 * (i % 2) : 0.047));
+  expect(metricChange(small, T0, T0 + 60_000)).toBeDefined();
+  expect(metricChange(small, T0, T0 + 60_000, { minUtilizationSpread: 0.02 })).toBeUndefined();
+  const hog = cpu((i) => (i < 20 ? 0.022 + 0.0005 * (i % 2) : 0.8));
+  expect(metricChange(hog, T0, T0 + 60_000, { minUtilizationSpread: 0.02 })).toBeDefined();
 });
