@@ -102,7 +102,11 @@ export interface LookSummary {
 export function worseningStrength(report: Pick<AnomalyReport, 'signals'>): number {
   const sli = report.signals.filter((s) => s.signal === 'latency' || s.signal === 'errors');
   if (sli.length === 0) return Infinity;
-  const worse = sli.filter((s) => s.after > s.before).map((s) => s.score);
+  // Where an operation's errors fell, its successful requests now include the ones that used
+  // to fail (often the slow ones: timeouts), so their latency rising is not a slowdown.
+  const op = (s: Signal) => `${s.service}\u0000${s.operation ?? ''}`;
+  const fewerErrors = new Set(sli.filter((s) => s.signal === 'errors' && s.after < s.before).map(op));
+  const worse = sli.filter((s) => s.after > s.before && !(s.signal === 'latency' && fewerErrors.has(op(s)))).map((s) => s.score);
   if (worse.length === 0) return 0;
   const best = Math.max(...worse);
   return best + 0.5 * (worse.reduce((a, b) => a + b, 0) - best);

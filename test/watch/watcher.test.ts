@@ -203,6 +203,10 @@ test('recovery and same-incident rules', () => {
   expect(isRecovery(mixed)).toBe(false);
   expect(worseningStrength(mixed)).toBeCloseTo(3.75, 9);
   expect(worseningStrength({ signals: [] })).toBe(Infinity);
+  // Errors gone and the requests that used to time out succeed (slowly): a recovery.
+  const sigOp = (operation: string, signal: 'latency' | 'errors', before: number, after: number, score: number) => ({ ...sig('ranker', signal, before, after, score), operation });
+  expect(isRecovery({ signals: [sigOp('POST /rank', 'errors', 0.5, 0, 12), sigOp('POST /rank', 'latency', 13, 17, 4.5)] })).toBe(true);
+  expect(isRecovery({ signals: [sigOp('POST /rank', 'errors', 0.5, 0, 12), sigOp('GET /other', 'latency', 13, 17, 4.5)] })).toBe(false);
   const slow = { signals: [sig('db', 'latency', 4, 10, 9), sig('api', 'latency', 8, 14, 3)] };
   expect(sameIncident(slow, { signals: [sig('db', 'latency', 6, 12, 5)] })).toBe(true);
   expect(sameIncident(slow, { signals: [sig('api', 'errors', 0, 0.3, 9)] })).toBe(false);
