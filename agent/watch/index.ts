@@ -53,6 +53,12 @@ export interface WatchConfig {
   minChangeMs?: number;
   /** Judge latency shifts against the bucket-to-bucket spread too (analyzers/detect.ts); default true. */
   bucketVariance?: boolean;
+  /**
+   * A detected change is diagnosed once this much data (data time) follows it, so the
+   * localization has the changed behaviour to compare. Default: 5 buckets (5 s for a
+   * 1-minute window, 50 s for 10 minutes).
+   */
+  diagnoseAfterMs?: number;
   /** At most this many spans are materialized to diagnose a change (whole traces sampled). Default 100000. */
   maxDiagnosisSpans?: number;
 }
@@ -84,7 +90,7 @@ export interface LookSummary {
   atMs: number;
   window?: { fromMs: number; toMs: number };
   series: number;
-  outcome: 'no-new-data' | 'too-short' | 'quiet' | 'recovery' | 'unsettled' | 'same-incident' | 'waiting-for-metrics' | 'diagnosed';
+  outcome: 'no-new-data' | 'too-short' | 'quiet' | 'recovery' | 'unsettled' | 'same-incident' | 'waiting-for-data' | 'waiting-for-metrics' | 'diagnosed';
   changeAtMs?: number;
   strength?: number;
   /** The strongest signals of the change found (up to 3). */
@@ -153,6 +159,7 @@ export function createWatcher(deps: WatcherDeps): Watcher {
   const bucketMs = bucketWidth(config.windowMs);
   const minAfterBuckets = Math.max(2, Math.ceil((config.minChangeMs ?? 3 * bucketMs) / bucketMs));
   const maxDiagnosisSpans = config.maxDiagnosisSpans ?? 100_000;
+  const diagnoseAfterBuckets = Math.max(minAfterBuckets, Math.ceil((config.diagnoseAfterMs ?? 5 * bucketMs) / bucketMs));
   // Filled from what the store holds now, then kept up to date by the store on ingest.
   const aggregates = store.operationAggregates(bucketMs, config.windowMs + bucketMs);
   let timer: NodeJS.Timeout | undefined;
@@ -232,6 +239,12 @@ export function createWatcher(deps: WatcherDeps): Watcher {
       return undefined; // the same incident, already diagnosed
     }
 
+    // Diagnose with some of the changed behaviour in hand: localization compares before and
+    // after, and 3 buckets after a change are enough to detect it, not always to place it.
+    if (w.toMs - changeKey < diagnoseAfterBuckets * bucketMs) {
+      done({ outcome: 'waiting-for-data', ...summary });
+      return undefined;
+    }
     // Wait (a little) for the slower telemetry: every service instance sending metrics must
     // have sent some from after the change, so the diagnosis sees e.g. the configuration gauge
     // that stepped with it. An instance that went silent delays it by 10 buckets at most.
