@@ -106,8 +106,11 @@ export function scoreMetrics(window: MetricPoint[], baseline: MetricPoint[] | un
     const afterVals = g.after.map((x) => x[1]);
     const allEqual = r.max - r.min <= 1e-9 * Math.max(1, Math.abs(r.median)) && afterVals.every((v) => Math.abs(v - r.median) <= 1e-9 * Math.max(1, Math.abs(r.median)));
     if (allEqual) continue;
-    // IQR floor: a tiny normal spread must not turn noise into a huge score.
-    const spread = Math.max(r.iqr, (r.max - r.min) / 4, 0.05 * Math.abs(r.median), 1e-6);
+    // IQR floor: a tiny normal spread must not turn noise into a huge score. A share of a CPU
+    // (CPU seconds per second, utilization) moves by at least 1 % of a core: an idle process's
+    // system time going 0 -> 0.3 % of a core is not a CPU change.
+    const cpuShare = /utilization/.test(g.p.name) || (metricCategory(g.p.name) === 'cpu' && g.p.unit === 's/s');
+    const spread = Math.max(r.iqr, (r.max - r.min) / 4, 0.05 * Math.abs(r.median), cpuShare ? 0.01 : 1e-6);
     // Drops count less than rises (BARO looks upward only). With five or more points after
     // the change, the second most deviating one is scored: a fault lasts, and one outlier
     // against a spread estimated from a few points is how noise becomes evidence.
