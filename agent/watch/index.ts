@@ -173,12 +173,21 @@ export function createWatcher(deps: WatcherDeps): Watcher {
   let lastDiagnosedChangeAtMs: number | undefined = lastDiagnosed ? (lastDiagnosed.changeAtMs ?? lastDiagnosed.window.toMs) : undefined;
   // Looks start no earlier than this (data time): just after the last change seen.
   let lookFromMs = -Infinity;
+  // End (data time) of the last look that found no change to diagnose, and, while looks wait
+  // to diagnose one, the earliest time that change can have happened.
+  let lastNotFoundToMs = -Infinity;
+  let pendingFloorMs: number | undefined;
   let health: ComponentHealth = { component: 'watcher', status: 'disabled', message: 'not started' };
 
   async function tick(): Promise<AnomalyRecord | undefined> {
     const t0 = performance.now();
     const done = (l: Omit<LookSummary, 'atMs' | 'lookMs'>) => {
       last = { atMs: Date.now(), lookMs: performance.now() - t0, ...l };
+      // A run of looks waiting to diagnose one change ends with any other outcome.
+      if (l.outcome !== 'waiting-for-data' && l.outcome !== 'waiting-for-metrics' && l.outcome !== 'no-new-data') {
+        pendingFloorMs = undefined;
+        if (l.outcome !== 'diagnosed' && l.window) lastNotFoundToMs = l.window.toMs;
+      }
     };
     const stats = store.stats();
     const range = store.timeRange();
@@ -239,16 +248,21 @@ export function createWatcher(deps: WatcherDeps): Watcher {
       return undefined; // the same incident, already diagnosed
     }
 
+    // The split can be dated too early (a slow drift before a step): a change the previous
+    // look did not find happened no earlier than minAfterBuckets before that look's end, and
+    // the waits below count from the later of the two.
+    pendingFloorMs ??= lastNotFoundToMs - minAfterBuckets * bucketMs;
+    const settledAtMs = Math.max(changeKey, pendingFloorMs);
     // Diagnose with some of the changed behaviour in hand: localization compares before and
     // after, and 3 buckets after a change are enough to detect it, not always to place it.
-    if (w.toMs - changeKey < diagnoseAfterBuckets * bucketMs) {
+    if (w.toMs - settledAtMs < diagnoseAfterBuckets * bucketMs) {
       done({ outcome: 'waiting-for-data', ...summary });
       return undefined;
     }
     // Wait (a little) for the slower telemetry: every service instance sending metrics must
     // have sent some from after the change, so the diagnosis sees e.g. the configuration gauge
     // that stepped with it. An instance that went silent delays it by 10 buckets at most.
-    if (w.toMs - changeKey < MAX_METRIC_WAIT_BUCKETS * bucketMs) {
+    if (w.toMs - settledAtMs < MAX_METRIC_WAIT_BUCKETS * bucketMs) {
       const newest = new Map<string, number>();
       for (const p of metrics) {
         // Services' own metrics (a host collector may report far less often).
@@ -256,7 +270,7 @@ export function createWatcher(deps: WatcherDeps): Watcher {
         const k = `${p.service}\u0000${p.instance}`;
         if (!(p.timeMs <= (newest.get(k) ?? -Infinity))) newest.set(k, p.timeMs);
       }
-      const needMs = changeKey + minAfterBuckets * bucketMs;
+      const needMs = settledAtMs + minAfterBuckets * bucketMs;
       const behind = [...newest.values()].filter((t) => t < needMs).length;
       if (behind > 0) {
         done({ outcome: 'waiting-for-metrics', ...summary });
