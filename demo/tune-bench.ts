@@ -199,11 +199,13 @@ async function main(): Promise<void> {
           const k = ((await requestJson('GET', `${urlsOf(t.service)[0]}/admin/knobs`)) as { knobs: Record<string, unknown> }).knobs;
           return Object.fromEntries(t.knobs.map((n) => [n, knobValue(k[n])]));
         };
-        const cur = await read();
-        // The regime's best (posterior mean) through the guarded path, when it is not in effect.
-        if (regime.best && t.knobs.some((n) => Math.abs(Number(regime.best!.config[n]) - cur[n]) > 1e-9 * Math.max(1, Math.abs(cur[n])))) {
+        // The regime's best (posterior mean) through the guarded path, when it is not in effect;
+        // step limits may need a few changes to get there (at most 3 here).
+        const differs = (c: Record<string, number>) => t.knobs.some((n) => Math.abs(Number(regime.best!.config[n]) - c[n]) > 1e-9 * Math.max(1, Math.abs(c[n])));
+        for (let step = 0; step < 3 && regime.best && differs(await read()); step++) {
           const out = await api<{ verdict: string; reason: string }>(t, 'POST', '/api/v1/tuner/apply', { config: regime.best.config, actor: 'bench-operator', reason: 'best of the regime' }).catch((e: Error) => ({ verdict: 'error', reason: e.message }));
-          applied = `${out.verdict}${out.verdict === 'kept' ? '' : `: ${out.reason}`}`;
+          applied = `${applied ? `${applied}, ` : ''}${out.verdict}${out.verdict === 'kept' ? '' : `: ${out.reason}`}`;
+          if (out.verdict !== 'kept') break;
         }
         const trials = hist.filter((h) => (h as { regime?: string }).regime === regime.regime);
         tuned[t.name] = { regime: regime.regime, trials: regime.trials, best: regime.best?.config, applyBest: applied ?? 'already in effect', inEffect: await read(), kept: trials.filter((h) => h.verdict === 'kept').length, rolledBack: trials.filter((h) => h.verdict === 'rolled-back').length };

@@ -72,6 +72,8 @@ export interface OptimizerOptions {
    * back exactly, so the model never has to learn from noisy data what is known.
    */
   knownCost?: (config: Config) => number;
+  /** 'ei' (default): EI against the incumbent's posterior mean; 'aei': augmented EI for noisy readings. */
+  acquisition?: 'ei' | 'aei';
 }
 
 export function transformValue(t: Transform | undefined, v: number): number {
@@ -321,7 +323,21 @@ export class RegimeOptimizer {
     const center = inc ? this.space.encode(inc.config) : this.space.encode(current);
     // Best objective so far (metric units, cost included); a candidate improves when its measured
     // part falls below fBest − its own known cost.
-    const fBestTotal = inc ? inc.predictedObjective : Math.min(...this.observations.map((o) => o.objective));
+    let fBestTotal = inc ? inc.predictedObjective : Math.min(...this.observations.map((o) => o.objective));
+    const aei = this.opts.acquisition === 'aei';
+    const noiseVar = m.objective.noiseVariance();
+    if (aei) {
+      // Augmented EI (Huang et al. 2006): the reference is the "effective best", the observed
+      // point with the least μ + σ (a lucky reading with a wide posterior does not set the bar),
+      // and EI is discounted where one more noisy reading cannot narrow the posterior.
+      let eff = Number.POSITIVE_INFINITY;
+      this.observations.forEach((o, i) => {
+        if (!isFeasible(o, this.opts.constraints)) return;
+        const p = m.objective.predict(m.xs[i]);
+        eff = Math.min(eff, this.composite(p.mean + Math.sqrt(p.variance), o.config));
+      });
+      if (Number.isFinite(eff)) fBestTotal = eff;
+    }
     const limits = this.opts.constraints.map((c) => transformValue(c.transform, c.max));
     const safetySd = this.opts.safetySd ?? 2;
     const nCand = this.opts.candidates ?? 300;
@@ -382,7 +398,8 @@ export class RegimeOptimizer {
         if (pc.mean + safetySd * sc > limits[k]) safe = false;
       });
       const room = fBestTotal - this.cost(config);
-      const logEi = room > 0 || objTr !== 'log' ? logExpectedImprovement(po.mean, sd, transformValue(objTr, room)) : -1e6;
+      let logEi = room > 0 || objTr !== 'log' ? logExpectedImprovement(po.mean, sd, transformValue(objTr, room)) : -1e6;
+      if (aei) logEi += Math.log(Math.max(1e-12, 1 - Math.sqrt(noiseVar) / Math.sqrt(po.variance + noiseVar)));
       return { config, score: logEi + logPof, safe, logEi, logPof };
     };
     for (const x of candidates) {

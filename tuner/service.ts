@@ -99,12 +99,6 @@ function summary(m: WindowMeasurement, objective?: number): MeasurementSummary {
   return s;
 }
 
-function medianOf(xs: number[] | undefined): number | undefined {
-  if (!xs || xs.length < 20) return undefined;
-  const s = xs.slice().sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : 0.5 * (s[s.length / 2 - 1] + s[s.length / 2]);
-}
-
 function round(v: number, digits = 3): number {
   if (!Number.isFinite(v)) return v;
   const f = Math.pow(10, digits);
@@ -492,15 +486,15 @@ export class TunerService {
         // (when every instance has it: the same instances in the window before the change)
         const base = untouched.length ? await this.measure(t - win, t, untouched, true) : await this.measure(t0 - windowMs, t0, cohort, true);
         // Instances are not exchangeable (placement, neighbours, their own caches): the ratio
-        // of the cohort's median latency to the baseline's in the window before the change is
-        // a per-instance offset, and the baseline is scaled by it (a difference in differences).
+        // of the cohort's mean latency to the baseline's in the window before the change is a
+        // per-instance offset, and the baseline is scaled by it (a difference in differences).
+        // Means, not medians: with a cache the latencies are a hit/miss mixture and the median
+        // jumps between the modes. Clamped to [½, 2]: a larger gap is not a constant offset.
         let offset = 1;
         if (untouched.length) {
           const preC = await this.measure(t0 - windowMs, t0, cohort, true);
           const preB = await this.measure(t0 - windowMs, t0, untouched, true);
-          const mc = medianOf(preC.latenciesMs);
-          const mb = medianOf(preB.latenciesMs);
-          if (mc !== undefined && mb !== undefined && mb > 0) offset = Math.min(10, Math.max(0.1, mc / mb));
+          if (preC.requests >= 20 && preB.requests >= 20 && preB.meanMs > 0) offset = Math.min(2, Math.max(0.5, preC.meanMs / preB.meanMs));
         }
         const { failed, stats } = this.checks(m, base, all, instances.length, offset);
         stages.push({ instances: cohort.slice(), baseline: untouched.length ? untouched : 'before', failed, stats: { ...(stats as object), preChangeOffset: round(offset, 4) } });
@@ -546,6 +540,9 @@ export class TunerService {
         const regimeChanged = res.failed.some((f) => f.startsWith('regime changed'));
         // A regime change says nothing about the config: discard instead of learning from it.
         if (st && !regimeChanged) st.optimizer.tell(this.observation(effective, res.m, true));
+        // A human approved the tuner changing this regime; the guardrails took it back. That
+        // approval stands for the regime (else a noisy first trial would stall auto mode there).
+        if (st && why.actor !== 'auto' && !regimeChanged) st.humanApproved = true;
         return this.finish('rolled-back', `rolled back: ${res.failed.join('; ')}`, why, { ...trial, checks: res.failed, reverted });
       }
       if (st) {
@@ -576,7 +573,9 @@ export class TunerService {
     const lat = m.latenciesMs;
     const baseLat = base.latenciesMs && offset !== 1 ? base.latenciesMs.map((v) => v * offset) : base.latenciesMs;
     if (lat && baseLat && lat.length >= 20 && baseLat.length >= 20) {
-      const c = compareCanary({ latenciesMs: lat, errors: m.errors ?? 0 }, { latenciesMs: baseLat, errors: base.errors ?? 0 }, { tolerance: g.p99Tolerance, errorRateDelta: g.errorRateDelta, alpha: g.alpha });
+      // Three tests per stage (bulk, tail, errors): Bonferroni, so α bounds the chance that a
+      // change without a regression is rolled back on any of them.
+      const c = compareCanary({ latenciesMs: lat, errors: m.errors ?? 0 }, { latenciesMs: baseLat, errors: base.errors ?? 0 }, { tolerance: g.p99Tolerance, errorRateDelta: g.errorRateDelta, alpha: g.alpha / 3 });
       failed.push(...c.failed);
       stats = {
         mannWhitney: { auc: round(c.latency.auc, 4), z: round(c.latency.z, 3), p: c.latency.p, n: [lat.length, baseLat.length] },

@@ -24,7 +24,7 @@ export interface SimulateOptions {
   /** Give the optimizer the scenario's known cost terms (default false: in the 20-seed cache runs it lowered the share within 5 % from 0.40/0.40/0.80 to 0.15/0.10/0.20 — the exact cost pulls the incumbent to cheap configs whose p99 benefit the GP smooths away). */
   knownCost?: boolean;
   /** Overrides of the optimizer's settings (for ablations). */
-  optimizer?: Partial<Pick<OptimizerOptions, 'trustRegion' | 'safetySd' | 'candidates' | 'localDesign' | 'switchSd' | 'sparsity' | 'linearTrend' | 'objectiveNoiseSd'>>;
+  optimizer?: Partial<Pick<OptimizerOptions, 'trustRegion' | 'safetySd' | 'candidates' | 'localDesign' | 'switchSd' | 'sparsity' | 'linearTrend' | 'objectiveNoiseSd' | 'acquisition'>>;
 }
 
 export interface SimulateResult {
