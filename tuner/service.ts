@@ -290,7 +290,17 @@ export class TunerService {
     }
     if (this.killSwitch) return { regime: regime.key, note: 'kill switch on' };
     const open = [...this.suggestionsById.values()].find((s) => s.status === 'open' && s.regime === regime.key);
-    if (open) return { regime: regime.key, suggestion: open };
+    if (open) {
+      const sameBase = st.optimizer.space.key(open.current) === key;
+      // Held for a human (first change of the regime) but the regime has been unlocked since:
+      // auto mode runs it now.
+      if (sameBase && this.mode === 'auto' && this.autoMayAct(st) && this.insideEnvelope(open.config, current).ok) {
+        const trial = await this.runSuggestion(open, 'auto');
+        return { regime: regime.key, suggestion: open, trial };
+      }
+      if (sameBase) return { regime: regime.key, suggestion: open };
+      open.status = 'superseded'; // made for a config that is no longer in effect
+    }
     if (now - this.lastChangeMs < this.config.guardrails.minIntervalMs) return { regime: regime.key, note: 'minimum interval between changes' };
     const suggestion = this.suggest(st, current, m);
     if (!suggestion) return { regime: regime.key, note: 'current configuration is the best known for this regime' };

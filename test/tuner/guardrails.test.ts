@@ -176,6 +176,21 @@ describe('guarded rollout on real admin endpoints', () => {
     expect(tuner.listSuggestions('open')[0]?.reasons.join(' ')).toMatch(/first change in regime/);
     expect(audit.list({ kind: 'trial' }).length).toBeGreaterThan(1);
   });
+
+  it('auto mode: a human-approved change that the guardrails rolled back still unlocks the regime', async () => {
+    const { tuner, world } = await setup(1, (k) => (Number(k.threads) >= 8 ? 80 : 10 + Math.abs(Number(k.threads) - 6) * 4), {
+      mode: 'auto',
+      guardrails: { approvedRanges: { threads: { min: 2, max: 7 } }, minIntervalMs: 0, p99Tolerance: 0.5 },
+    });
+    const bad = await tuner.apply({ threads: 8 }, 'oncall');
+    expect(bad.verdict).toBe('rolled-back');
+    let auto = 0;
+    for (let i = 0; i < 4; i++) {
+      await world.sleep(WINDOW);
+      if ((await tuner.tick()).trial?.record.actor === 'auto') auto++;
+    }
+    expect(auto).toBeGreaterThan(0);
+  });
 });
 
 describe('canary on instances that are not alike', () => {
