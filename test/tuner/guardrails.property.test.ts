@@ -143,3 +143,55 @@ describe('guardrails end to end: what reaches the service', () => {
     }
   });
 });
+
+describe('guardrails end to end with a staged rollout and rollbacks', () => {
+  it('every PUT to every instance, applies and reverts alike, stays inside bounds and one step of that instance\'s config', async () => {
+    const admins = [await startAdmin('i0', { threads: 4, timeoutMs: 100 }), await startAdmin('i1', { threads: 4, timeoutMs: 100 }), await startAdmin('i2', { threads: 4, timeoutMs: 100 })];
+    try {
+      const knobs: KnobSpec[] = [
+        { name: 'threads', type: 'int', min: 1, max: 16, maxStep: 3, default: 4 },
+        { name: 'timeoutMs', type: 'float', min: 5, max: 1000, log: true, maxStep: 2, default: 100 },
+      ];
+      // slow from 6 threads on, on every instance: asks that raise threads are rolled back
+      const world = new VirtualWorld('svc', admins, (k) => (Number(k.threads) >= 6 ? 60 : 10));
+      const targets = admins.map((a) => ({ instance: a.instance, url: a.url }));
+      const config = parseTunerConfig({
+        service: 'svc',
+        mode: 'approve',
+        knobs,
+        applier: { kind: 'http', targets },
+        regimes: { minDwellMs: 0 },
+        evaluation: { windowMs: 2000, minRequests: 10, settleMs: 0 },
+        guardrails: { minIntervalMs: 0, stages: [0.5, 1] },
+      });
+      const tuner = new TunerService({ config, telemetry: world.store, applier: new HttpKnobApplier(targets), audit: new MemoryAuditSink(), clock: world.clock, sleep: (ms) => world.sleep(ms) });
+      await world.sleep(2000);
+      await tuner.tick();
+      const anyNumber = fc.oneof(fc.double(), fc.integer({ min: -1e9, max: 1e9 }), fc.constantFrom(Number.NaN, Infinity, -Infinity, 0, 1e300));
+      const verdicts = new Set<string>();
+      await fc.assert(
+        fc.asyncProperty(fc.record({ threads: anyNumber, timeoutMs: anyNumber }, { requiredKeys: [] }), async (ask) => {
+          verdicts.add((await tuner.apply(ask as Config, 'fuzz')).verdict);
+        }),
+        { numRuns: 25 },
+      );
+      for (const a of admins) {
+        let state: Config = { threads: 4, timeoutMs: 100 };
+        for (const put of a.puts) {
+          for (const k of knobs) {
+            const v = put[k.name] as number;
+            expect(Number.isFinite(v)).toBe(true);
+            expect(v).toBeGreaterThanOrEqual(k.min as number);
+            expect(v).toBeLessThanOrEqual(k.max as number);
+            expect(withinStep(k, state[k.name] as number, v)).toBe(true);
+          }
+          state = { ...state, ...put };
+        }
+      }
+      expect([...verdicts].sort()).toEqual(expect.arrayContaining(['kept', 'rolled-back']));
+      expect(admins[2].puts.length).toBeGreaterThan(0);
+    } finally {
+      await stopAdmin(...admins);
+    }
+  });
+});
