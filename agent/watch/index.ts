@@ -18,7 +18,7 @@
 
 import path from 'node:path';
 import { diagnose } from '../../analyzers/index';
-import { bucketWidth, detectAnomalyInSeries, type ChangeDetection } from '../../analyzers/detect';
+import { bucketWidth, detectAnomalyInSeries, detectChangeInSeries, type ChangeDetection } from '../../analyzers/detect';
 import type { Component, ComponentHealth } from '../../model/component';
 import type { AnomalyReport } from '../../model/diagnosis';
 import type { TelemetryReader } from '../../model/store';
@@ -121,6 +121,9 @@ export function worseningStrength(report: Pick<AnomalyReport, 'signals'>): numbe
 /** How long a diagnosis may wait for every instance's metrics to pass the change. */
 const MAX_METRIC_WAIT_BUCKETS = 10;
 
+/** The detector's threshold (analyzers/detect.ts DETECT_THRESHOLD). */
+const DETECT_STRENGTH = 6;
+
 /** Worse by at least the detection threshold: an incident. */
 const INCIDENT_STRENGTH = 6;
 /**
@@ -215,7 +218,16 @@ export function createWatcher(deps: WatcherDeps): Watcher {
       done({ outcome: 'quiet', series: 0, window: { fromMs, toMs } });
       return undefined;
     }
-    const det: ChangeDetection = detectAnomalyInSeries(w, metrics, { minAfterBuckets, bucketVariance: config.bucketVariance ?? true, minUtilizationSpread: 0.02 });
+    const detectOptions = { minAfterBuckets, bucketVariance: config.bucketVariance ?? true, minUtilizationSpread: 0.02 };
+    let det: ChangeDetection = detectAnomalyInSeries(w, metrics, detectOptions);
+    // A change the last look did not find cannot be older than minAfterBuckets before that
+    // look's end. A split dated earlier (a drift before a step pulls it back) is read again
+    // at the earliest possible time, so the signals are those of what is new.
+    const floorMs = Math.ceil((lastNotFoundToMs - minAfterBuckets * bucketMs) / bucketMs) * bucketMs;
+    if (det.detected && det.signals.length > 0 && det.changeAtMs !== undefined && det.changeAtMs < floorMs && floorMs > w.fromMs && floorMs < w.toMs) {
+      det = detectChangeInSeries(w, { ...detectOptions, forceChangeAtMs: floorMs });
+      if (det.strength < DETECT_STRENGTH) det = { ...det, detected: false };
+    }
     const { strength: _s, bucketMs: _b, ...report } = det;
     void _s;
     void _b;
