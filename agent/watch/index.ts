@@ -59,7 +59,7 @@ export interface WatchConfig {
    * 1-minute window, 50 s for 10 minutes).
    */
   diagnoseAfterMs?: number;
-  /** At most this many spans are materialized to diagnose a change (whole traces sampled). Default 100000. */
+  /** At most this many spans are materialized to diagnose a change (whole traces sampled). Default 100000 (serve passes detection.maxDiagnosisSpans, 200000). */
   maxDiagnosisSpans?: number;
 }
 
