@@ -6,7 +6,7 @@ import { parseTunerConfig, type TunerConfigInput } from '../../tuner/config';
 import { createRng } from '../../tuner/random';
 import { TunerService } from '../../tuner/service';
 import { compareCanary, mannWhitneyGreater, twoProportionGreater } from '../../tuner/stats';
-import { startAdmin, stopAdmin, VirtualWorld, type AdminInstance } from './harness';
+import { adminFleet, startAdmin, VirtualWorld } from './harness';
 
 const WINDOW = 10_000;
 
@@ -54,11 +54,7 @@ describe('canary statistics', () => {
 });
 
 describe('guarded rollout on real admin endpoints', () => {
-  let admins: AdminInstance[] = [];
-  afterEach(async () => {
-    await stopAdmin(...admins);
-    admins = [];
-  });
+  const admins = adminFleet();
 
   async function setup(n: number, latency: VirtualWorld['latency'], over: Partial<TunerConfigInput> = {}, guardrails: Record<string, unknown> = {}) {
     for (let i = 0; i < n; i++) admins.push(await startAdmin(`i${i}`, { threads: 4, maxBatch: 8 }));
@@ -194,11 +190,7 @@ describe('guarded rollout on real admin endpoints', () => {
 });
 
 describe('canary on instances that are not alike', () => {
-  let admins: AdminInstance[] = [];
-  afterEach(async () => {
-    await stopAdmin(...admins);
-    admins = [];
-  });
+  const admins = adminFleet();
 
   it('the canary host is 50 % slower anyway: a neutral change is kept, a real 50 % regression still rolls back (offset from the window before)', async () => {
     for (let i = 0; i < 2; i++) admins.push(await startAdmin(`i${i}`, { threads: 4, maxBatch: 8 }));
@@ -225,11 +217,7 @@ describe('canary on instances that are not alike', () => {
 });
 
 describe('queue growth against a concurrent baseline', () => {
-  let admins: AdminInstance[] = [];
-  afterEach(async () => {
-    await stopAdmin(...admins);
-    admins = [];
-  });
+  const admins = adminFleet();
 
   it('a slowdown of the whole machine in the second half of the window is not blamed on the canary; the canary alone growing is', async () => {
     for (let i = 0; i < 2; i++) admins.push(await startAdmin(`i${i}`, { threads: 4, maxBatch: 8 }));

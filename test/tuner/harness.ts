@@ -74,6 +74,15 @@ export async function stopAdmin(...xs: Array<AdminInstance | undefined>): Promis
   await Promise.all(xs.filter(Boolean).map((x) => new Promise<void>((r) => (x as AdminInstance).server.close(() => r()))));
 }
 
+/** Admin endpoints a test starts (push them here); all stopped after each test of the enclosing describe. */
+export function adminFleet(): AdminInstance[] {
+  const admins: AdminInstance[] = [];
+  afterEach(async () => {
+    await stopAdmin(...admins.splice(0));
+  });
+  return admins;
+}
+
 export class VirtualWorld {
   now = 1_700_000_000_000;
   readonly store = new TelemetryStore({ windowMs: 3_600_000 });

@@ -5,7 +5,7 @@ import { HttpKnobApplier } from '../../tuner/appliers';
 import { JsonlAuditSink, MemoryAuditSink } from '../../tuner/audit';
 import { parseTunerConfig, type TunerConfigInput } from '../../tuner/config';
 import { TunerService } from '../../tuner/service';
-import { startAdmin, stopAdmin, VirtualWorld, type AdminInstance, type AdminRules } from './harness';
+import { adminFleet, startAdmin, VirtualWorld, type AdminInstance, type AdminRules } from './harness';
 
 const WINDOW = 10_000;
 
@@ -41,11 +41,7 @@ async function approveFirst(tuner: TunerService, world: VirtualWorld): Promise<v
 }
 
 describe('TunerService against real admin endpoints', () => {
-  let admins: AdminInstance[] = [];
-  afterEach(async () => {
-    await stopAdmin(...admins);
-    admins = [];
-  });
+  const admins = adminFleet();
 
   async function setup(n: number, rules: AdminRules, latency: VirtualWorld['latency'], over: Partial<TunerConfigInput> = {}) {
     for (let i = 0; i < n; i++) admins.push(await startAdmin(`i${i}`, { threads: 4, maxBatch: 8 }, rules));
