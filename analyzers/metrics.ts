@@ -36,6 +36,12 @@ export interface MetricSeriesScore {
 }
 
 const MIN_NORMAL_POINTS = 2;
+/**
+ * Limits and capacities (`v8js.memory.heap.limit`, `container.memory.limit`, ...) are settings,
+ * not load: V8 raises its heap limit as a fresh process warms up, which read as a memory
+ * change of every bystander. A changed limit is a configuration change (changes.ts).
+ */
+const LIMIT_SERIES = /(^|[._])(limit|limits|capacity|max_bytes)($|[._])/i;
 const SCORE_FLOOR = 3;
 const FLAT_SERIES_CAP = 10;
 
@@ -78,7 +84,7 @@ export function counterRates(points: MetricPoint[]): MetricPoint[] {
 export function scoreMetrics(window: MetricPoint[], baseline: MetricPoint[] | undefined, changeAtMs: number): MetricSeriesScore[] {
   const groups = new Map<string, { p: MetricPoint; normal: Array<[number, number]>; window: Array<[number, number]>; after: Array<[number, number]> }>();
   const add = (p: MetricPoint, fromBaseline: boolean) => {
-    if (p.kind === 'counter') return;
+    if (p.kind === 'counter' || LIMIT_SERIES.test(p.name)) return;
     const v = p.kind === 'histogram' || p.kind === 'summary' ? (p.count ? p.value / p.count : NaN) : p.value;
     if (!Number.isFinite(v)) return;
     const key = seriesKey(p);

@@ -49,3 +49,12 @@ test('one outlying point after the change is not evidence; a sustained shift is'
   expect(sustained).toHaveLength(1);
   expect(sustained[0].after).toBeGreaterThan(0.85);
 });
+
+test('a limit that rises (V8 growing its heap as a process warms up) is a setting, not memory evidence', () => {
+  const series = (name: string) =>
+    [30, 30, 30, 30, 30, 30, 40, 40, 40, 40, 40].map((mb, i): MetricPoint => ({ name, unit: 'By', kind: 'gauge', service: 'api', instance: 'api-1', host: 'h', labels: {}, timeMs: i * 10_000, value: mb * 2 ** 20 }));
+  expect(scoreMetrics(series('v8js.memory.heap.limit'), undefined, 60_000)).toHaveLength(0);
+  expect(scoreMetrics(series('container.memory.limit'), undefined, 60_000)).toHaveLength(0);
+  // The same shape on a usage series is evidence.
+  expect(scoreMetrics(series('v8js.memory.heap.used'), undefined, 60_000)).toHaveLength(1);
+});
