@@ -7,7 +7,8 @@ import { TunerConflictError, type TunerService } from '../../tuner/service';
 
 export interface TunerRoutesOptions {
   tuner: TunerService;
-  requireToken: (req: FastifyRequest, reply: FastifyReply) => Promise<void> | void;
+  /** Must be async: fastify waits for a `done` callback from a sync preHandler, and this one never calls it. */
+  requireToken: (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
 }
 
 const configValue = { anyOf: [{ type: 'number' }, { type: 'string' }] };
