@@ -2,6 +2,7 @@
 // variables, then command-line flags; validated once at start with messages that name
 // the offending key, so a typo fails loudly instead of silently running defaults.
 
+import { DEFAULT_MAX_DIAGNOSIS_SPANS } from '../model/store';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -102,7 +103,7 @@ export const ConfigSchema = z
         cooldownSeconds: z.number().nonnegative().default(120),
         autoRecord: z.boolean().default(true),
         /** A diagnosis (watcher or API) reads at most about this many spans: whole traces are sampled beyond it, so memory stays bounded. */
-        maxDiagnosisSpans: z.number().int().min(1000).default(200_000),
+        maxDiagnosisSpans: z.number().int().min(1000).default(DEFAULT_MAX_DIAGNOSIS_SPANS),
       })
       .strict()
       .prefault({}),

@@ -4,7 +4,7 @@
 // Everything string-valued is redacted here; numbers (times, measurements) pass as they are.
 
 import type { Diagnosis, Evidence } from '../model/diagnosis';
-import type { TelemetryReader } from '../model/store';
+import { DEFAULT_MAX_DIAGNOSIS_SPANS, type TelemetryReader } from '../model/store';
 import type { MetricPoint, Span } from '../model/telemetry';
 import type { Redactor } from './redact';
 import { edgeRed, edgeSamples, splitAt, type Red } from './views';
@@ -26,7 +26,7 @@ export interface InvestigationContext {
 export function buildContext(diagnosis: Diagnosis, reader: TelemetryReader | undefined): InvestigationContext {
   // The names the answer may use: those of the window, from a bounded sample of whole traces
   // (the diagnosis itself named nothing outside such a sample).
-  const snap = reader ? reader.sampledSnapshot(diagnosis.window.fromMs, diagnosis.window.toMs, 200_000) : undefined;
+  const snap = reader ? reader.sampledSnapshot(diagnosis.window.fromMs, diagnosis.window.toMs, DEFAULT_MAX_DIAGNOSIS_SPANS) : undefined;
   const spans = snap?.spans ?? [];
   const metrics = snap?.metrics ?? [];
   const services = new Set<string>();

@@ -36,6 +36,9 @@ export interface StoreStats {
   evictedMetricPoints: number;
 }
 
+/** How many spans a diagnosis reads at most by default (`detection.maxDiagnosisSpans`): ~0.4 s and ~160 MB of span objects. */
+export const DEFAULT_MAX_DIAGNOSIS_SPANS = 200_000;
+
 export interface TelemetryReader {
   /** Everything whose time falls in [fromMs, toMs). */
   snapshot(fromMs: number, toMs: number): Snapshot;

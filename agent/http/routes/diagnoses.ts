@@ -1,5 +1,6 @@
 // Diagnoses (list, get, run now) and detected anomalies (list).
 
+import { DEFAULT_MAX_DIAGNOSIS_SPANS } from '../../../model/store';
 import type { FastifyInstance } from 'fastify';
 import { diagnose } from '../../../analyzers/index';
 import { llmConfigFromEnv, maybeExplain } from '../../../llm/index';
@@ -82,7 +83,7 @@ export function registerDiagnosisRoutes(app: FastifyInstance, deps: ApiDeps): vo
       const win = resolveWindow(deps.store, req.body);
       // A sample of whole traces when the window holds more than maxDiagnosisSpans: the
       // diagnosis must not need memory in proportion to the load.
-      const { sampled, ...snapshot } = deps.store.sampledSnapshot(win.fromMs, win.toMs, deps.config.maxDiagnosisSpans ?? 200_000);
+      const { sampled, ...snapshot } = deps.store.sampledSnapshot(win.fromMs, win.toMs, deps.config.maxDiagnosisSpans ?? DEFAULT_MAX_DIAGNOSIS_SPANS);
       if (snapshot.spans.length === 0 && snapshot.metrics.length === 0) {
         throw new ApiError(422, 'no_data', `no telemetry held between ${new Date(win.fromMs).toISOString()} and ${new Date(win.toMs).toISOString()}`);
       }

@@ -2,6 +2,7 @@
 // one chosen with ?diagnosisId=): the root cause is critical, services the symptom went
 // through or that showed anomalous signals are warning, the rest ok.
 
+import { DEFAULT_MAX_DIAGNOSIS_SPANS } from '../../../model/store';
 import type { FastifyInstance } from 'fastify';
 import { buildServiceGraph } from '../../../analyzers/index';
 import type { Diagnosis } from '../../../model/diagnosis';
@@ -51,7 +52,7 @@ export function registerGraphRoutes(app: FastifyInstance, deps: ApiDeps): void {
     async (req) => {
       const win = resolveWindow(deps.store, req.query, 15);
       // Bounded like a diagnosis: a sample of whole traces, counts scaled back up.
-      const { spans, sampled } = deps.store.sampledSnapshot(win.fromMs, win.toMs, deps.config.maxDiagnosisSpans ?? 200_000);
+      const { spans, sampled } = deps.store.sampledSnapshot(win.fromMs, win.toMs, deps.config.maxDiagnosisSpans ?? DEFAULT_MAX_DIAGNOSIS_SPANS);
       const graph = buildServiceGraph(spans, win.fromMs, win.toMs);
       if (sampled < 1) scaleCounts(graph, sampled);
       let d: Diagnosis | undefined;
