@@ -16,6 +16,11 @@ const K_CONSUMER = 5;
 const S_ERROR = 2;
 const MAX_CLOCK_SKEW_MS = 60_000;
 
+/** The spans the aggregates count: entry spans (SERVER, CONSUMER) and roots. */
+export function isEntrySpan(kind: number, isRoot: boolean): boolean {
+  return kind === K_SERVER || kind === K_CONSUMER || isRoot;
+}
+
 /** Key of the per-service series that counts root spans (never a real operation name). */
 export const ROOTS_OPERATION = '\u0001roots';
 
@@ -142,7 +147,7 @@ export class OperationAggregates {
 
   /** Count one span given its fields (what both Span objects and stored columns provide). */
   addFields(service: string, name: string, kind: number, isRoot: boolean, startMs: number, durationMs: number, failed: boolean, nowMs: number): void {
-    if (!(kind === K_SERVER || kind === K_CONSUMER || isRoot)) return;
+    if (!isEntrySpan(kind, isRoot)) return;
     if (!(startMs <= nowMs + MAX_CLOCK_SKEW_MS)) {
       this.dropped++;
       return;

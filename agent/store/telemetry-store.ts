@@ -6,7 +6,7 @@
 import type { ConsumeResult, TelemetrySink } from '../../model/sink';
 import type { MetricQuery, SpanQuery, StoreStats, TelemetryReader } from '../../model/store';
 import type { MetricPoint, Snapshot, Span } from '../../model/telemetry';
-import { OperationAggregates } from './operation-aggregates';
+import { OperationAggregates, isEntrySpan } from './operation-aggregates';
 import { type ParseCache, SpanColumns } from './span-columns';
 
 export interface TelemetryStoreOptions {
@@ -218,7 +218,8 @@ export class TelemetryStore implements TelemetrySink, TelemetryReader {
     const now = Date.now();
     for (const c of this.spans.chunks) {
       for (let i = 0; i < c.length; i++) {
-        if (!(c.kindOf(i) === 2 || c.kindOf(i) === 5 || c.isRoot(i))) continue;
+        // Checked before addFields so non-entry spans cost no name lookups.
+        if (!isEntrySpan(c.kindOf(i), c.isRoot(i))) continue;
         agg.addFields(c.serviceOf(i), c.nameOf(i), c.kindOf(i), c.isRoot(i), c.startOf(i), c.durationOf(i), c.statusOf(i) === 2 || c.exceptionsOf(i) > 0, now);
       }
     }
