@@ -786,11 +786,11 @@ export function localize(
 
   // ---- fuse -------------------------------------------------------------------------------
   // A service seen with one instance only: that is the instance, whatever the evidence.
-  const onlyInstance = new Map<number, number>(); // service -> instance, -1 when several
+  const onlyInstance = new Int32Array(svcNames.length).fill(-2); // per service: its instance, -1 several, -2 none
   for (let i = 0; i < n; i++) {
-    const known = onlyInstance.get(idx.svc[i]);
-    if (known === undefined) onlyInstance.set(idx.svc[i], idx.inst[i]);
-    else if (known !== idx.inst[i]) onlyInstance.set(idx.svc[i], -1);
+    const known = onlyInstance[idx.svc[i]];
+    if (known === -2) onlyInstance[idx.svc[i]] = idx.inst[i];
+    else if (known !== idx.inst[i]) onlyInstance[idx.svc[i]] = -1;
   }
   const ranked: ServiceScore[] = [];
   for (const a of accs.values()) {
@@ -799,8 +799,8 @@ export function localize(
     if (score <= 0) continue;
     if (a.instanceVotes.size === 0) {
       const sv = idx.services.ids.get(a.service);
-      const only = sv === undefined ? undefined : onlyInstance.get(sv);
-      if (only !== undefined && only >= 0) vote(a.instanceVotes, idx.instances.names[only], 1);
+      const only = sv === undefined ? -2 : onlyInstance[sv];
+      if (only >= 0) vote(a.instanceVotes, idx.instances.names[only], 1);
     }
     ranked.push({ service: a.service, score, parts: a.parts, evidence: a.evidence, instanceVotes: a.instanceVotes, opVotes: a.opVotes, kind: classify(a), virtual: a.virtual });
   }
