@@ -56,3 +56,10 @@ export interface Diagnosis {
   /** Filled by the optional LLM step (issue 6). */
   llm?: unknown;
 }
+
+/** Marks a diagnosis made from a sample of whole traces (a fraction `sampled` of them) so readers know. */
+export function noteSampled(d: Diagnosis, sampled: number): void {
+  if (!(sampled < 1)) return;
+  d.timing.sampledTraces = sampled;
+  d.summary += ` (from ${(sampled * 100).toFixed(1)} % of the window's traces, sampled whole)`;
+}

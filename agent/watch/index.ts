@@ -20,9 +20,8 @@ import path from 'node:path';
 import { diagnose } from '../../analyzers/index';
 import { bucketWidth, detectAnomalyInSeries, detectChangeInSeries, type ChangeDetection } from '../../analyzers/detect';
 import type { Component, ComponentHealth } from '../../model/component';
-import type { AnomalyReport } from '../../model/diagnosis';
+import { noteSampled, type AnomalyReport } from '../../model/diagnosis';
 import type { TelemetryReader } from '../../model/store';
-import type { Snapshot } from '../../model/telemetry';
 import { writeIncident } from '../incident/writer';
 import { incidentsDir, INCIDENTS_SUBDIR, type AnomalyRecord, type StateStore } from '../state/index';
 import type { OperationAggregates } from '../store/operation-aggregates';
@@ -65,10 +64,9 @@ export interface WatchConfig {
 
 export const DEFAULT_WATCH_CONFIG: WatchConfig = { intervalMs: 5000, windowMs: 10 * 60_000, cooldownMs: 5 * 60_000, autoRecord: true };
 
-/** What the watcher needs of the store: the reader plus running aggregates and bounded snapshots (TelemetryStore). */
+/** What the watcher needs of the store: the reader (bounded snapshots included) plus running aggregates (TelemetryStore). */
 export interface WatchedStore extends TelemetryReader {
   operationAggregates(bucketMs: number, horizonMs: number): OperationAggregates;
-  sampledSnapshot(fromMs: number, toMs: number, maxSpans: number): Snapshot & { sampled: number };
 }
 
 export interface WatcherDeps {
@@ -293,9 +291,9 @@ export function createWatcher(deps: WatcherDeps): Watcher {
     // Diagnose on spans once: the detection window, as a sample of whole traces when large.
     const diagFromMs = w.fromMs;
     const snapshot = store.sampledSnapshot(diagFromMs, w.toMs, maxDiagnosisSpans);
-    const { sampled: _sampled, ...snap } = snapshot;
-    void _sampled;
+    const { sampled, ...snap } = snapshot;
     const diagnosis = diagnose(snap, { id: newId('dg'), nowMs: Date.now() });
+    noteSampled(diagnosis, sampled);
     const anomaly: AnomalyRecord = { id: newId('an'), detectedAtMs: Date.now(), window: { fromMs: diagFromMs, toMs: w.toMs }, report, diagnosisId: diagnosis.id };
     if (report.changeAtMs !== undefined) anomaly.changeAtMs = report.changeAtMs;
     state.saveDiagnosis(diagnosis, 'watch');

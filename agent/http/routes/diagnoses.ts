@@ -1,8 +1,9 @@
 // Diagnoses (list, get, run now) and detected anomalies (list).
 
-import { DEFAULT_MAX_DIAGNOSIS_SPANS } from '../../../model/store';
 import type { FastifyInstance } from 'fastify';
 import { diagnose } from '../../../analyzers/index';
+import { noteSampled } from '../../../model/diagnosis';
+import { DEFAULT_MAX_DIAGNOSIS_SPANS } from '../../../model/store';
 import { llmConfigFromEnv, maybeExplain } from '../../../llm/index';
 import { newId } from '../../watch/ids';
 import { ApiError } from '../errors';
@@ -88,10 +89,7 @@ export function registerDiagnosisRoutes(app: FastifyInstance, deps: ApiDeps): vo
         throw new ApiError(422, 'no_data', `no telemetry held between ${new Date(win.fromMs).toISOString()} and ${new Date(win.toMs).toISOString()}`);
       }
       let diagnosis = diagnose(snapshot, { id: newId('dg'), nowMs: Date.now(), maxCauses: req.body.maxCauses });
-      if (sampled < 1) {
-        diagnosis.timing.sampledTraces = sampled;
-        diagnosis.summary += ` (from ${(sampled * 100).toFixed(1)} % of the window's traces, sampled whole)`;
-      }
+      noteSampled(diagnosis, sampled);
       // Optional LLM step (llm/): never throws; on any failure the deterministic diagnosis stands with a note.
       if (req.body.llm === true) {
         diagnosis = await maybeExplain(diagnosis, deps.store, deps.llm ?? llmConfigFromEnv(process.env));
