@@ -30,6 +30,8 @@ export interface DemoOptions {
   /** Folder for one log file per instance; none: keep only the last lines in memory. */
   logDir?: string;
   startTimeoutMs?: number;
+  /** Extra environment for every service process (e.g. DEMO_MODEL_DEVICE, DEMO_MODEL_COST, DEMO_STORE_COST). */
+  env?: Record<string, string>;
 }
 
 export interface DemoInstance {
@@ -85,6 +87,7 @@ export async function startDemo(opts: DemoOptions): Promise<DemoSystem> {
               OTEL_BSP_MAX_QUEUE_SIZE: '16384',
               OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1024',
               OTEL_LOG_LEVEL: 'error',
+              ...opts.env,
             },
           });
           children.push(child);

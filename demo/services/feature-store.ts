@@ -4,9 +4,13 @@ import { FEATURE_DIM, ITEMS, itemId, userId } from '../lib/catalog';
 import { LruCache } from '../lib/lru';
 import { requireArray, requireString, sleep, type ServiceDefinition } from '../lib/service';
 
-/** Backing-store latency: one round trip plus a per-key cost (reads are batched). */
-const STORE_BASE_MS = 4;
-const STORE_PER_KEY_MS = 0.08;
+/**
+ * Backing-store latency: one round trip plus a per-key cost (reads are batched), over a
+ * connection pool of `pool` (0: unbounded): `DEMO_STORE_COST=base,perKey[,pool]`. With a
+ * bounded pool, misses queue for a connection at high load, so the cache's hit ratio matters
+ * more at peak than off-peak (as with a real database behind a cache).
+ */
+const [STORE_BASE_MS, STORE_PER_KEY_MS, STORE_POOL = 0] = (process.env.DEMO_STORE_COST ?? '4,0.08').split(',').map(Number);
 
 export const featureStore: ServiceDefinition = {
   name: 'feature-store',
@@ -38,11 +42,26 @@ export const featureStore: ServiceDefinition = {
 
     const row = (key: string) => embed(`${key}#${version.get(key) ?? 0}`, FEATURE_DIM).map((x) => Math.round(x * 1000) / 1000);
 
+    // The pool: a read waits (inside its span) until a connection is free.
+    let busy = 0;
+    const waiting: Array<() => void> = [];
+    async function withConnection<T>(fn: () => Promise<T>): Promise<T> {
+      if (STORE_POOL > 0 && busy >= STORE_POOL) await new Promise<void>((r) => waiting.push(r)); // handed a connection
+      else busy++;
+      try {
+        return await fn();
+      } finally {
+        const next = waiting.shift();
+        if (next) next(); // the connection passes on, busy unchanged
+        else busy--;
+      }
+    }
+
     async function readStore(keys: string[]): Promise<Map<string, number[]>> {
       return rt.step(
         'feature-store.backing.read',
         async () => {
-          await sleep(STORE_BASE_MS + STORE_PER_KEY_MS * keys.length);
+          await withConnection(() => sleep(STORE_BASE_MS + STORE_PER_KEY_MS * keys.length));
           return new Map(keys.map((k) => [k, row(k)]));
         },
         { 'app.keys': keys.length },
@@ -84,7 +103,7 @@ export const featureStore: ServiceDefinition = {
       'POST /features/event': async ({ body }) => {
         const user = requireString(body?.user, 'user');
         requireString(body?.item, 'item');
-        await rt.step('feature-store.backing.write', () => sleep(STORE_BASE_MS));
+        await rt.step('feature-store.backing.write', () => withConnection(() => sleep(STORE_BASE_MS)));
         version.set(user, (version.get(user) ?? 0) + 1);
         cache.delete(user);
         return { ok: true };

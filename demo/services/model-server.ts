@@ -1,10 +1,15 @@
 // Batched inference: requests queue, a batch forms up to batchSize rows-requests or after
-// batchTimeoutMs, and one batch costs a + b * rows of real CPU work on the event loop.
+// batchTimeoutMs, and one batch costs a + b * rows on the device, one batch at a time.
 // So batch size and timeout trade throughput against latency, differently at each load.
+// DEMO_MODEL_DEVICE=cpu (default): the batch is real CPU work on the event loop.
+// DEMO_MODEL_DEVICE=accelerator: the batch runs on a (simulated) accelerator: the event loop
+// waits for it instead of burning it, as with a GPU-served model. Latency then depends on
+// the knobs and the load, not on what else the machine's CPUs are doing (the tuner benchmark).
 import { context, SpanKind, trace } from '@opentelemetry/api';
 import { burnCpu, mulberry32 } from '../lib/random';
-import { BadRequest, requireArray, type ServiceDefinition } from '../lib/service';
+import { BadRequest, requireArray, sleep, type ServiceDefinition } from '../lib/service';
 
+const DEVICE = process.env.DEMO_MODEL_DEVICE === 'accelerator' ? 'accelerator' : 'cpu';
 const [COST_BASE_MS, COST_PER_ROW_MS] = (process.env.DEMO_MODEL_COST ?? '3,0.04').split(',').map(Number);
 
 interface Pending {
@@ -57,7 +62,16 @@ export const modelServer: ServiceDefinition = {
       const batch = queue.splice(0, rt.knobs.get('batchSize'));
       const rows = batch.reduce((n, p) => n + p.rows.length, 0);
       const start = Date.now();
-      burnCpu(COST_BASE_MS + COST_PER_ROW_MS * rows); // the model's forward pass
+      const costMs = COST_BASE_MS + COST_PER_ROW_MS * rows; // the model's forward pass
+      if (DEVICE === 'cpu') {
+        burnCpu(costMs);
+        finishBatch(batch, rows, start);
+      } else {
+        void sleep(costMs).then(() => finishBatch(batch, rows, start));
+      }
+    }
+
+    function finishBatch(batch: Pending[], rows: number, start: number): void {
       const end = Date.now();
       batchSizes.record(batch.length);
       batchRows.record(rows);
