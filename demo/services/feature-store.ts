@@ -17,7 +17,9 @@ export const featureStore: ServiceDefinition = {
   calls: [],
   knobs: {
     cacheTtlMs: { min: 0, max: 3_600_000, default: 300_000, integer: true, unit: 'ms', help: 'how long a cached feature row stays valid', bad: 0 },
-    cacheSize: { min: 0, max: 500_000, default: 40_000, integer: true, help: 'feature rows kept in the cache' },
+    // Smaller than the catalogue (10 k users + 20 k items), as feature caches are: sized once,
+    // when traffic was lower; at peak the misses it lets through load the backing store.
+    cacheSize: { min: 0, max: 500_000, default: 5_000, integer: true, help: 'feature rows kept in the cache' },
   },
   routes: (rt) => {
     const cache = new LruCache<number[]>(rt.knobs.get('cacheSize'), rt.knobs.get('cacheTtlMs'));
