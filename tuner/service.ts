@@ -71,6 +71,8 @@ interface RegimeState {
   regime: Regime;
   optimizer: RegimeOptimizer;
   lastToldKey?: string;
+  /** End of the last window told to this regime's optimizer: windows told never overlap. */
+  toldUntilMs?: number;
   /** A change approved (or applied) by a human was kept in this regime: auto mode may act alone. */
   humanApproved?: boolean;
 }
@@ -284,9 +286,17 @@ export class TunerService {
     if (changed) for (const s of this.suggestionsById.values()) if (s.status === 'open') s.status = 'superseded';
     const current = this.knobsOnly(await this.deps.applier.read(instances[0]));
     const key = st.optimizer.space.key(current);
-    if (m.requests >= this.config.evaluation.minRequests && st.lastToldKey !== key) {
+    // Every full window of the config in effect is told, not only its first: a p99 over one
+    // window is noisy, and replicates of the incumbent are what let the model tell a real
+    // improvement from a lucky reading. A window is told only when it is all one config
+    // (after the last change has settled) and overlaps no window told before.
+    const windowStart = now - this.config.evaluation.windowMs;
+    const settled = windowStart >= this.lastChangeMs + this.config.evaluation.settleMs;
+    const fresh = st.toldUntilMs === undefined || windowStart >= st.toldUntilMs;
+    if (m.requests >= this.config.evaluation.minRequests && (st.lastToldKey !== key || (settled && fresh))) {
       st.optimizer.tell(this.observation(current, m));
       st.lastToldKey = key;
+      st.toldUntilMs = now;
     }
     if (this.killSwitch) return { regime: regime.key, note: 'kill switch on' };
     const open = [...this.suggestionsById.values()].find((s) => s.status === 'open' && s.regime === regime.key);
@@ -474,6 +484,7 @@ export class TunerService {
       if (plan[plan.length - 1].length < instances.length) plan.push(instances.slice());
       const applied: Record<string, Config> = {};
       const stages: NonNullable<TunerAuditRecord['stages']> = [];
+      const stageMeasurements: WindowMeasurement[] = [];
       const stage = async (cohort: string[]): Promise<{ failed: string[]; m: WindowMeasurement; all: WindowMeasurement }> => {
         await this.sleep(settleMs + windowMs);
         let win = windowMs;
@@ -506,6 +517,7 @@ export class TunerService {
           const preB = await this.measure(t0 - windowMs, t0, untouched, true);
           if (preC.requests >= 20 && preB.requests >= 20 && preB.meanMs > 0) offset = Math.min(2, Math.max(0.5, preC.meanMs / preB.meanMs));
         }
+        stageMeasurements.push(m);
         const { failed, stats } = this.checks(m, base, all, instances.length, offset);
         stages.push({ instances: cohort.slice(), baseline: untouched.length ? untouched : 'before', failed, stats: { ...(stats as object), preChangeOffset: round(offset, 4) } });
         return { failed, m, all };
@@ -550,14 +562,20 @@ export class TunerService {
         const regimeChanged = res.failed.some((f) => f.startsWith('regime changed'));
         // A regime change says nothing about the config: discard instead of learning from it.
         if (st && !regimeChanged) st.optimizer.tell(this.observation(effective, res.m, true));
+        if (st) st.toldUntilMs = this.clock(); // the window just past held the trial's config
         // A human approved the tuner changing this regime; the guardrails took it back. That
         // approval stands for the regime (else a noisy first trial would stall auto mode there).
         if (st && why.actor !== 'auto' && !regimeChanged) st.humanApproved = true;
         return this.finish('rolled-back', `rolled back: ${res.failed.join('; ')}`, why, { ...trial, checks: res.failed, reverted });
       }
       if (st) {
+        // The canary's own window (vs the instances not yet changed) is a second reading of
+        // the same config, from other requests: told as well when there was a later stage.
+        const canaryStage = stageMeasurements.length > 1 ? stageMeasurements[0] : undefined;
+        if (canaryStage && canaryStage.requests >= this.config.evaluation.minRequests) st.optimizer.tell(this.observation(effective, canaryStage));
         st.optimizer.tell(this.observation(effective, res.m));
         st.lastToldKey = st.optimizer.space.key(effective);
+        st.toldUntilMs = this.clock();
         if (why.actor !== 'auto') st.humanApproved = true;
       }
       this.keptChanges.push({ previous, applied: effective, timeMs: this.clock() });

@@ -130,6 +130,26 @@ describe('TunerService against real admin endpoints', () => {
     expect(out.record.checks?.join(' ')).toMatch(/queue growing/);
   });
 
+  it('tells the optimizer every settled, non-overlapping window of the config in effect, and both readings of a kept trial', async () => {
+    const { tuner, world } = await setup(2, {}, () => 20);
+    expect(tuner.currentRegime().trials).toBe(1); // setup's first window
+    await world.sleep(WINDOW / 2);
+    await tuner.tick(); // half of this window was told already
+    expect(tuner.currentRegime().trials).toBe(1);
+    await world.sleep(WINDOW / 2);
+    await tuner.tick(); // a fresh window of the same config: a replicate
+    expect(tuner.currentRegime().trials).toBe(2);
+    const out = await tuner.apply({ threads: 5 }, 'gina');
+    expect(out.verdict).toBe('kept');
+    // the canary's window (vs the unchanged instance) and the whole fleet's window
+    expect(tuner.currentRegime().trials).toBe(4);
+    await tuner.tick(); // overlaps the trial's last window
+    expect(tuner.currentRegime().trials).toBe(4);
+    await world.sleep(WINDOW);
+    await tuner.tick();
+    expect(tuner.currentRegime().trials).toBe(5);
+  });
+
   it('rolls back on a regime change mid-trial and does not learn from it', async () => {
     const { tuner, world } = await setup(1, {}, () => 20);
     const sleep = world.sleep;
