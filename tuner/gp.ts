@@ -33,6 +33,13 @@ export interface GpFitOptions {
   noiseFloorTarget?: number;
   /** Add the linear trend term (its variance is fitted with the other hyper-parameters). */
   linearTrend?: boolean;
+  /**
+   * Known noise variance of each observation, in target units (a heteroscedastic GP: the
+   * squared standard error reported with each reading). It is added to the diagonal on top of
+   * the fitted homoscedastic noise, so a reading with a large se pulls the posterior less than
+   * one with a small se. Absent or non-finite entries count as 0.
+   */
+  pointNoise?: number[];
   maxEvaluations?: number;
 }
 
@@ -86,7 +93,7 @@ function solveUpper(l: Float64Array, n: number, b: ArrayLike<number>): Float64Ar
   return x;
 }
 
-function kernelValue(a: number[], b: number[], invLs2: number[], signalVar: number, linearVar = 0): number {
+function kernelValue(a: number[], b: number[], invLs2: number[], h: GpHyper): number {
   let r2 = 0;
   let dot = 0;
   for (let d = 0; d < a.length; d++) {
@@ -94,7 +101,7 @@ function kernelValue(a: number[], b: number[], invLs2: number[], signalVar: numb
     r2 += diff * diff * invLs2[d];
     dot += (a[d] - 0.5) * (b[d] - 0.5);
   }
-  return signalVar * matern52(Math.sqrt(r2)) + linearVar * dot;
+  return h.signalVar * matern52(Math.sqrt(r2)) + (h.linearVar ?? 0) * dot;
 }
 
 interface Factor {
@@ -104,17 +111,17 @@ interface Factor {
   jitter: number;
 }
 
-function factorize(x: number[][], y: Float64Array, h: GpHyper): Factor | undefined {
+function factorize(x: number[][], y: Float64Array, h: GpHyper, pointNoise?: Float64Array): Factor | undefined {
   const n = x.length;
   const invLs2 = h.lengthscales.map((l) => 1 / (l * l));
   const k = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < i; j++) {
-      const v = kernelValue(x[i], x[j], invLs2, h.signalVar, h.linearVar);
+      const v = kernelValue(x[i], x[j], invLs2, h);
       k[i * n + j] = v; // fill both halves from one value: exactly symmetric
       k[j * n + i] = v;
     }
-    k[i * n + i] = kernelValue(x[i], x[i], invLs2, h.signalVar, h.linearVar) + h.noiseVar;
+    k[i * n + i] = kernelValue(x[i], x[i], invLs2, h) + h.noiseVar + (pointNoise ? pointNoise[i] : 0);
   }
   const diag = Float64Array.from({ length: n }, (_, i) => k[i * n + i]);
   let jitter = 0;
@@ -144,6 +151,8 @@ export class GaussianProcess {
     private readonly yStd: number,
     readonly hyper: GpHyper,
     private readonly factor: Factor,
+    /** Per-point known noise variance (standardised units), if any. */
+    private readonly pointNoise: Float64Array | undefined,
     /** Log marginal likelihood of the standardised targets under `hyper`. */
     readonly logMarginalLikelihood: number,
   ) {}
@@ -156,6 +165,10 @@ export class GaussianProcess {
     const variance = y.reduce((a, b) => a + (b - mean) * (b - mean), 0) / n;
     const std = variance > 1e-24 ? Math.sqrt(variance) : 1;
     const ys = Float64Array.from(y, (v) => (v - mean) / std);
+    const pointNoise =
+      opts.pointNoise && opts.pointNoise.length === n
+        ? Float64Array.from(opts.pointNoise, (v) => (Number.isFinite(v) && v > 0 ? v / (std * std) : 0))
+        : undefined;
     // A floor given in target units (e.g. the known measurement noise of a p99) becomes one
     // in standardised units.
     const noiseFloor = Math.min(0.5, Math.max(opts.noiseFloor ?? 1e-6, opts.noiseFloorTarget !== undefined ? opts.noiseFloorTarget / (std * std) : 0));
@@ -191,7 +204,7 @@ export class GaussianProcess {
     };
     const objective = (t: number[]): number => {
       const h = unpack(t);
-      const f = factorize(x, ys, h);
+      const f = factorize(x, ys, h, pointNoise);
       if (!f) return Number.POSITIVE_INFINITY;
       return -(lml(f) + logPrior(t));
     };
@@ -211,13 +224,13 @@ export class GaussianProcess {
       }
       if (Number.isFinite(bestF)) hyper = unpack(bestT);
     }
-    let factor = factorize(x, ys, hyper);
+    let factor = factorize(x, ys, hyper, pointNoise);
     if (!factor) {
       // Fall back to defaults with a large noise term: always factorizable.
       hyper = { ...fresh(), noiseVar: 0.5 };
-      factor = factorize(x, ys, hyper) as Factor;
+      factor = factorize(x, ys, hyper, pointNoise) as Factor;
     }
-    return new GaussianProcess(x, y, mean, std, hyper, factor, lml(factor));
+    return new GaussianProcess(x, y, mean, std, hyper, factor, pointNoise, lml(factor));
   }
 
   /** Posterior mean and variance of the latent function at x, in target units. */
@@ -227,19 +240,47 @@ export class GaussianProcess {
     const ks = new Float64Array(n);
     let mean = 0;
     for (let i = 0; i < n; i++) {
-      ks[i] = kernelValue(xs, this.x[i], invLs2, this.hyper.signalVar, this.hyper.linearVar);
+      ks[i] = kernelValue(xs, this.x[i], invLs2, this.hyper);
       mean += ks[i] * this.factor.alpha[i];
     }
     const v = solveLower(this.factor.l, n, ks);
     let vv = 0;
     for (let i = 0; i < n; i++) vv += v[i] * v[i];
-    const variance = Math.max(1e-12, kernelValue(xs, xs, invLs2, this.hyper.signalVar, this.hyper.linearVar) - vv);
+    const variance = Math.max(1e-12, kernelValue(xs, xs, invLs2, this.hyper) - vv);
     return { mean: this.yMean + this.yStd * mean, variance: variance * this.yStd * this.yStd };
   }
 
-  /** Noise variance in target units (what a repeated measurement scatters by). */
-  noiseVariance(): number {
-    return this.hyper.noiseVar * this.yStd * this.yStd;
+  /**
+   * Posterior covariance of the latent function between a and b, in target units (for a
+   * knowledge-gradient step: how a reading at b would move the posterior mean at a).
+   */
+  covariance(a: number[], b: number[]): number {
+    const n = this.x.length;
+    const invLs2 = this.hyper.lengthscales.map((l) => 1 / (l * l));
+    const ka = new Float64Array(n);
+    const kb = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      ka[i] = kernelValue(a, this.x[i], invLs2, this.hyper);
+      kb[i] = kernelValue(b, this.x[i], invLs2, this.hyper);
+    }
+    const va = solveLower(this.factor.l, n, ka);
+    const vb = solveLower(this.factor.l, n, kb);
+    let dot = 0;
+    for (let i = 0; i < n; i++) dot += va[i] * vb[i];
+    return (kernelValue(a, b, invLs2, this.hyper) - dot) * this.yStd * this.yStd;
+  }
+
+  /** Median known per-point noise variance in target units (0 without per-point noise). */
+  typicalPointNoise(): number {
+    if (!this.pointNoise || this.pointNoise.length === 0) return 0;
+    const s = Array.from(this.pointNoise).sort((p, q) => p - q);
+    return s[Math.floor(s.length / 2)] * this.yStd * this.yStd;
+  }
+
+  /** Noise variance in target units (what a repeated measurement scatters by): the fitted homoscedastic part, plus the known noise of observation `i` when given. */
+  noiseVariance(i?: number): number {
+    const extra = i !== undefined && this.pointNoise ? this.pointNoise[i] : 0;
+    return (this.hyper.noiseVar + extra) * this.yStd * this.yStd;
   }
 
   /** ARD relevance 1/ℓ per encoded dimension (unstable with few points: a hint, not a ranking). */

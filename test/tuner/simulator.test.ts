@@ -2,6 +2,7 @@ import { batchingMetrics, batchingScenario } from '../../tuner/sim/batching';
 import { simulateRegime, toJsonLine } from '../../tuner/sim/benchmark';
 import { cacheScenario } from '../../tuner/sim/cache';
 import { erlangC, mmcSojournCdf } from '../../tuner/sim/queueing';
+import { createRng } from '../../tuner/random';
 
 describe('simulator models', () => {
   it('Erlang C and M/M/1 agree with closed forms', () => {
@@ -14,6 +15,31 @@ describe('simulator models', () => {
     const at = (lambdaPerMs: number, maxBatch: number, batchTimeoutMs: number) => batchingMetrics({ threads: 8, maxBatch, batchTimeoutMs }, { lambdaPerMs }).objective;
     expect(at(0.5, 1, 0.05)).toBeLessThan(at(0.5, 16, 2));
     expect(at(8, 1, 0.05)).toBeGreaterThan(at(8, 16, 1)); // unbatched is overloaded at 8000 rps
+  });
+});
+
+describe('simulated observations report their standard errors as a window would', () => {
+  it('the reported se matches the scatter of repeated readings (p99 in log terms, error rate binomial)', () => {
+    const rng = createRng(7);
+    const c = { cacheSize: 100_000, ttlS: 700, clientTimeoutMs: 11 };
+    const r = cacheScenario.regimes[0].params;
+    const obs = Array.from({ length: 400 }, () => cacheScenario.observe(c, r, rng));
+    const sd = (xs: number[]) => {
+      const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+      return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+    };
+    const cost = cacheScenario.cost!(c);
+    const logP99 = obs.map((o) => Math.log(o.objective - cost));
+    const seLog = obs.map((o) => (o.objectiveSe as number) / (o.objective - cost));
+    expect(sd(logP99) / (seLog.reduce((a, b) => a + b, 0) / seLog.length)).toBeGreaterThan(0.85);
+    expect(sd(logP99) / (seLog.reduce((a, b) => a + b, 0) / seLog.length)).toBeLessThan(1.15);
+    const err = obs.map((o) => o.constraints.errorRate);
+    const seErr = obs.map((o) => o.constraintSe!.errorRate);
+    expect(sd(err) / (seErr.reduce((a, b) => a + b, 0) / seErr.length)).toBeGreaterThan(0.85);
+    expect(sd(err) / (seErr.reduce((a, b) => a + b, 0) / seErr.length)).toBeLessThan(1.15);
+    // the se is computed from the reading, so a zero-error window still reports one (≈ 1/n)
+    const zero = cacheScenario.observe({ cacheSize: 100_000, ttlS: 700, clientTimeoutMs: 200 }, r, rng);
+    expect(zero.constraintSe!.errorRate).toBeGreaterThan(0);
   });
 });
 

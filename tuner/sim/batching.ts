@@ -7,7 +7,7 @@ import type { Observation } from '../optimizer';
 import type { Rng } from '../random';
 import type { Config } from '../space';
 import { erlangC } from './queueing';
-import type { SimMetrics, SimScenario } from './types';
+import { p99NoiseSd, WINDOW_REQUESTS, windowStandardErrors, type SimMetrics, type SimScenario } from './types';
 
 export interface BatchingRegime {
   /** Arrival rate, requests per ms. */
@@ -71,13 +71,10 @@ function noisy(metrics: SimMetrics & { utilisation: number }, rng: Rng, config: 
   const p99 = metrics.p99Ms * Math.exp(sd * rng.normal());
   const cost = metrics.objective - metrics.p99Ms;
   const err = metrics.constraints.errorRate;
-  const n = 10_000;
+  const n = WINDOW_REQUESTS;
   const errObs = Math.max(0, err + Math.sqrt((err * (1 - err)) / n + 1e-8) * rng.normal());
-  return {
-    config: { ...config },
-    objective: p99 + cost,
-    constraints: { utilisation: rho * Math.exp(0.02 * rng.normal()), errorRate: errObs },
-  };
+  const constraints = { utilisation: rho * Math.exp(0.02 * rng.normal()), errorRate: errObs };
+  return { config: { ...config }, objective: p99 + cost, constraints, ...windowStandardErrors(p99, constraints) };
 }
 
 export const batchingScenario: SimScenario<BatchingRegime> = {

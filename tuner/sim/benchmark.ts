@@ -24,7 +24,7 @@ export interface SimulateOptions {
   /** Give the optimizer the scenario's known cost terms (default false: in the 20-seed cache runs it lowered the share within 5 % from 0.40/0.40/0.80 to 0.15/0.10/0.20 — the exact cost pulls the incumbent to cheap configs whose p99 benefit the GP smooths away). */
   knownCost?: boolean;
   /** Overrides of the optimizer's settings (for ablations). */
-  optimizer?: Partial<Pick<OptimizerOptions, 'trustRegion' | 'safetySd' | 'candidates' | 'localDesign' | 'switchSd' | 'sparsity' | 'linearTrend' | 'objectiveNoiseSd' | 'acquisition'>>;
+  optimizer?: Partial<Pick<OptimizerOptions, 'trustRegion' | 'safetySd' | 'candidates' | 'localDesign' | 'switchSd' | 'sparsity' | 'linearTrend' | 'objectiveNoiseSd' | 'acquisition' | 'useStandardErrors' | 'replicateTrials'>>;
 }
 
 export interface SimulateResult {
@@ -95,7 +95,7 @@ export function simulateRegime(scenario: SimScenario<any>, regimeIndex: number, 
   for (let s = first; s < first + opts.seeds; s++) {
     // --- the tuner ---
     const noise = createRng(seedFor(scenarioIndex, regimeIndex, s, 1));
-    const opt = new RegimeOptimizer({ knobs: scenario.knobs, constraints: scenario.constraints, seed: seedFor(scenarioIndex, regimeIndex, s, 2), knownCost: opts.knownCost === true ? scenario.cost?.bind(scenario) : undefined, ...opts.optimizer });
+    const opt = new RegimeOptimizer({ knobs: scenario.knobs, constraints: scenario.constraints, seed: seedFor(scenarioIndex, regimeIndex, s, 2), knownCost: opts.knownCost === true ? scenario.cost?.bind(scenario) : undefined, budget: trials, ...opts.optimizer });
     let current = defaultConfig(scenario.knobs);
     let reached = Number.POSITIVE_INFINITY;
     let unsafeN = 0;

@@ -8,6 +8,7 @@ import type { Observation } from '../optimizer';
 import type { Rng } from '../random';
 import type { Config } from '../space';
 import { mmcSojournCdf, quantileByBisection } from './queueing';
+import { p99NoiseSd, WINDOW_REQUESTS, windowStandardErrors } from './types';
 import type { SimMetrics, SimScenario } from './types';
 
 export interface CacheRegime {
@@ -160,18 +161,15 @@ export const cacheScenario: SimScenario<CacheRegime> = {
   observe(c, r, rng: Rng): Observation {
     const m = cacheMetrics(c, r);
     const rho = m.constraints.utilisation;
-    const sd = 0.04 + 0.15 * Math.max(0, rho - 0.7);
+    const sd = p99NoiseSd(rho);
     const p99 = m.p99Ms * Math.exp(sd * rng.normal());
     const err = m.constraints.errorRate;
-    return {
-      config: { ...c },
-      objective: p99 + (m.objective - m.p99Ms),
-      constraints: {
-        utilisation: rho * Math.exp(0.02 * rng.normal()),
-        errorRate: Math.max(0, err + Math.sqrt((err * (1 - err)) / 10_000 + 1e-8) * rng.normal()),
-        retryAmplification: 1 + (m.constraints.retryAmplification - 1) * Math.exp(0.05 * rng.normal()),
-      },
+    const constraints = {
+      utilisation: rho * Math.exp(0.02 * rng.normal()),
+      errorRate: Math.max(0, err + Math.sqrt((err * (1 - err)) / WINDOW_REQUESTS + 1e-8) * rng.normal()),
+      retryAmplification: 1 + (m.constraints.retryAmplification - 1) * Math.exp(0.05 * rng.normal()),
     };
+    return { config: { ...c }, objective: p99 + (m.objective - m.p99Ms), constraints, ...windowStandardErrors(p99, constraints, { retryAmplification: (v) => 0.05 * Math.max(0, v - 1) }) };
   },
   grid(): Config[] {
     const out: Config[] = [];
