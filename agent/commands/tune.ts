@@ -32,10 +32,11 @@ export function register(program: Command): void {
     .description('benchmark the tuner on simulated services with known optima per load regime')
     .option('--seeds <n>', 'seeds per scenario and regime', positiveInt('--seeds'), 20)
     .option('--trials <n>', 'trial budget per regime and seed', positiveInt('--trials'), 20)
+    .option('--readings <n>', 'readings told per trial (the service tells 2: canary and fleet windows)', positiveInt('--readings'), 1)
     .option('--first-seed <n>', 'first seed', positiveInt('--first-seed'), 1)
     .option('--scenario <name...>', 'only these scenarios (batched-inference, cache-backed)')
     .option('--json', 'one JSON line per scenario and regime: {scenario, regime, seeds, withinFivePercent, medianTrialsToFivePercent, unsafeTrials, randomSearchUnsafeTrials}')
-    .action((opts: { seeds: number; trials: number; firstSeed: number; scenario?: string[]; json?: boolean }) => {
+    .action((opts: { seeds: number; trials: number; readings: number; firstSeed: number; scenario?: string[]; json?: boolean }) => {
       const bench = require('../../tuner/sim/benchmark') as typeof import('../../tuner/sim/benchmark');
       const known = bench.SIM_SCENARIOS.map((s) => s.name);
       for (const s of opts.scenario ?? []) if (!known.includes(s)) throw new CliError(`unknown scenario "${s}" (known: ${known.join(', ')})`);
@@ -43,7 +44,7 @@ export function register(program: Command): void {
       if (!opts.json) {
         process.stdout.write(`${'scenario'.padEnd(18)} ${'regime'.padEnd(16)} seeds  within5%  medianTrials  unsafe  random-unsafe  final/opt  optimum\n`);
       }
-      bench.simulate({ seeds: opts.seeds, trials: opts.trials, firstSeed: opts.firstSeed, scenarios: opts.scenario }, (r) => {
+      bench.simulate({ seeds: opts.seeds, trials: opts.trials, readingsPerTrial: opts.readings, firstSeed: opts.firstSeed, scenarios: opts.scenario }, (r) => {
         if (opts.json) process.stdout.write(bench.toJsonLine(r) + '\n');
         else {
           const opt = Object.entries(r.optimum.config)
