@@ -34,6 +34,10 @@ const { values: args } = parseArgs({
     device: { type: 'string', default: 'accelerator' },
     'model-cost': { type: 'string', default: '6,0.06' },
     'store-cost': { type: 'string', default: '3,0.25,1' },
+    // Start each tuned service from this config instead of its own defaults (e.g.
+    // 'model-server:batchSize=2' for a model server sized for a lower load); it is then the
+    // "default" of the tuner's knobs and of the before/after comparison.
+    start: { type: 'string', multiple: true, default: [] },
     json: { type: 'boolean', default: false },
   },
 });
@@ -176,6 +180,13 @@ async function main(): Promise<void> {
     for (const t of TUNED) {
       const described = ((await requestJson('GET', `${urlsOf(t.service)[0]}/admin/knobs`)) as { knobs: Record<string, { default: number }> }).knobs;
       t.defaults = Object.fromEntries(t.knobs.map((n) => [n, described[n].default]));
+      for (const spec of (args.start as string[]).filter((x) => x.startsWith(`${t.service}:`))) {
+        for (const kv of spec.slice(t.service.length + 1).split(',')) {
+          const [n, v] = kv.split('=');
+          if (!t.knobs.includes(n) || !Number.isFinite(Number(v))) throw new Error(`--start ${spec}: '${kv}' is not <knob>=<number> for ${t.knobs.join(', ')}`);
+          t.defaults[n] = Number(v);
+        }
+      }
     }
     const [modelT, cacheT] = TUNED;
     cacheT.fl = await startFaultline({ dataDir: path.join(dir, 'b'), configYaml: tunerYaml(cacheT, demo, urlsOf(cacheT.service)) });
