@@ -484,7 +484,6 @@ export class TunerService {
       if (plan[plan.length - 1].length < instances.length) plan.push(instances.slice());
       const applied: Record<string, Config> = {};
       const stages: NonNullable<TunerAuditRecord['stages']> = [];
-      const stageMeasurements: WindowMeasurement[] = [];
       const stage = async (cohort: string[]): Promise<{ failed: string[]; m: WindowMeasurement; all: WindowMeasurement }> => {
         await this.sleep(settleMs + windowMs);
         let win = windowMs;
@@ -517,12 +516,12 @@ export class TunerService {
           const preB = await this.measure(t0 - windowMs, t0, untouched, true);
           if (preC.requests >= 20 && preB.requests >= 20 && preB.meanMs > 0) offset = Math.min(2, Math.max(0.5, preC.meanMs / preB.meanMs));
         }
-        stageMeasurements.push(m);
         const { failed, stats } = this.checks(m, base, all, instances.length, offset);
         stages.push({ instances: cohort.slice(), baseline: untouched.length ? untouched : 'before', failed, stats: { ...(stats as object), preChangeOffset: round(offset, 4) } });
         return { failed, m, all };
       };
       let result: { failed: string[]; m: WindowMeasurement; all: WindowMeasurement } | undefined;
+      let canaryWindow: WindowMeasurement | undefined; // the first stage's, when later stages follow
       for (const cohort of plan) {
         const newly = cohort.filter((i) => !(i in applied));
         try {
@@ -537,6 +536,7 @@ export class TunerService {
         }
         this.lastChangeMs = this.clock();
         result = await stage(cohort);
+        canaryWindow ??= result.m;
         if (this.killSwitch) return this.finish('rolled-back', 'kill switch pressed during the trial (already reverted)', why, { previous, requested: config, limited, applied, instances, canary, before: summary(before), after: summary(result.m), stages });
         if (result.failed.length) break;
       }
@@ -562,7 +562,6 @@ export class TunerService {
         const regimeChanged = res.failed.some((f) => f.startsWith('regime changed'));
         // A regime change says nothing about the config: discard instead of learning from it.
         if (st && !regimeChanged) st.optimizer.tell(this.observation(effective, res.m, true));
-        if (st) st.toldUntilMs = this.clock(); // the window just past held the trial's config
         // A human approved the tuner changing this regime; the guardrails took it back. That
         // approval stands for the regime (else a noisy first trial would stall auto mode there).
         if (st && why.actor !== 'auto' && !regimeChanged) st.humanApproved = true;
@@ -571,8 +570,7 @@ export class TunerService {
       if (st) {
         // The canary's own window (vs the instances not yet changed) is a second reading of
         // the same config, from other requests: told as well when there was a later stage.
-        const canaryStage = stageMeasurements.length > 1 ? stageMeasurements[0] : undefined;
-        if (canaryStage && canaryStage.requests >= this.config.evaluation.minRequests) st.optimizer.tell(this.observation(effective, canaryStage));
+        if (canaryWindow !== res.m && canaryWindow && canaryWindow.requests >= this.config.evaluation.minRequests) st.optimizer.tell(this.observation(effective, canaryWindow));
         st.optimizer.tell(this.observation(effective, res.m));
         st.lastToldKey = st.optimizer.space.key(effective);
         st.toldUntilMs = this.clock();
