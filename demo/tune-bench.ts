@@ -17,6 +17,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startFaultline, type RunningFaultline } from './faultline';
 import { requestJson } from './lib/http-json';
+import { modelRowsPerRequest, serviceP99s, setServiceKnobs } from './lib/tuning';
 import { LoadGenerator } from './loadgen';
 import { startDemo, type DemoSystem } from './system';
 
@@ -62,7 +63,7 @@ const TUNED: Tuned[] = [
   { name: 'cache', service: 'feature-store', knobs: ['cacheSize', 'cacheTtlMs'], defaults: {} },
 ];
 
-function tunerYaml(t: Tuned, demo: DemoSystem | undefined, urls: string[]): string {
+function tunerYaml(t: Tuned, urls: string[], rowsPerRequest: number): string {
   const knobs =
     t.service === 'model-server'
       ? [
@@ -73,15 +74,14 @@ function tunerYaml(t: Tuned, demo: DemoSystem | undefined, urls: string[]): stri
           `    - {name: cacheSize, type: int, min: 1000, max: 400000, log: true, maxStep: 3, default: ${t.defaults.cacheSize}}`,
           `    - {name: cacheTtlMs, type: int, min: 1000, max: 3600000, log: true, maxStep: 4, default: ${t.defaults.cacheTtlMs}}`,
         ];
-  void demo;
   // Cost terms (ms-equivalent) so that "bigger cache, longer TTL" is not free: 10 k entries of
   // memory and 1000 s of staleness each count as 1 ms of p99. The model server's pre-check:
-  // one batch at a time (concurrency 1), a ms per batch + b ms per row × 25 rows per request
+  // one batch at a time (concurrency 1), a ms per batch + b ms per row × the rows per request
   // (the ranker's chunkSize; demo/services/model-server.ts).
   const [perBatch, perRow] = String(args['model-cost']).split(',').map(Number);
   const extra =
     t.service === 'model-server'
-      ? `, utilisationPrecheck: {max: 0.85, batchKnob: batchSize, perBatchMs: ${perBatch}, perItemMs: ${perRow * 25}, concurrency: 1}`
+      ? `, utilisationPrecheck: {max: 0.85, batchKnob: batchSize, perBatchMs: ${perBatch}, perItemMs: ${perRow * rowsPerRequest}, concurrency: 1}`
       : '';
   const cost = t.service === 'feature-store' ? 'costTerms: [{knob: cacheSize, weight: 0.0001}, {knob: cacheTtlMs, weight: 0.000001}], ' : '';
   return [
@@ -111,10 +111,6 @@ async function api<T>(t: Tuned, method: 'GET' | 'POST', p: string, body?: unknow
   return (await requestJson(method, `${t.fl!.addresses.api}${p}`, body, 15 * WINDOW)) as T;
 }
 
-async function setKnobs(demo: DemoSystem, t: Tuned, values: Record<string, number>): Promise<void> {
-  for (const inst of demo.instances.filter((i) => i.service === t.service)) await requestJson('PUT', `${inst.url}/admin/knobs`, values);
-}
-
 interface Measured {
   gateway: number[];
   'model-server': number[];
@@ -133,8 +129,8 @@ async function measure(load: LoadGenerator, fl: RunningFaultline): Promise<Measu
     out.gateway.push(load.summary(MEASURE_S * 1000).p99Ms);
     // spans arrive with the exporters' batching delay: read the window that ended 3 s ago
     await sleep(3000);
-    const g = (await requestJson('GET', `${fl.addresses.api}/api/v1/graph?lastMinutes=${MEASURE_S / 60}`)) as { nodes: Array<{ service: string; stats: { p99Ms: number } }> };
-    for (const svc of ['model-server', 'feature-store'] as const) out[svc].push(g.nodes.find((n) => n.service === svc)?.stats.p99Ms ?? Number.NaN);
+    const p99 = await serviceP99s(fl.addresses.api, `lastMinutes=${MEASURE_S / 60}`, ['model-server', 'feature-store']);
+    for (const svc of ['model-server', 'feature-store'] as const) out[svc].push(p99[svc]);
   }
   return out;
 }
@@ -189,16 +185,17 @@ async function main(): Promise<void> {
       }
     }
     const [modelT, cacheT] = TUNED;
-    cacheT.fl = await startFaultline({ dataDir: path.join(dir, 'b'), configYaml: tunerYaml(cacheT, demo, urlsOf(cacheT.service)) });
+    const rowsPerRequest = await modelRowsPerRequest(demo);
+    cacheT.fl = await startFaultline({ dataDir: path.join(dir, 'b'), configYaml: tunerYaml(cacheT, urlsOf(cacheT.service), rowsPerRequest) });
     modelT.fl = await startFaultline({
       dataDir: path.join(dir, 'a'),
-      configYaml: `otlp: {forward: {endpoint: "${cacheT.fl.addresses.otlpHttp}"}}\n` + tunerYaml(modelT, demo, urlsOf(modelT.service)),
+      configYaml: `otlp: {forward: {endpoint: "${cacheT.fl.addresses.otlpHttp}"}}\n` + tunerYaml(modelT, urlsOf(modelT.service), rowsPerRequest),
       extraArgs: ['--otlp-http-port', String(otlpA)],
     });
     log(`demo ${demo.gatewayUrl}; model tuner ${modelT.fl.addresses.api}; cache tuner ${cacheT.fl.addresses.api}; data ${dir}`);
     for (const rate of LOADS) {
       for (const t of TUNED) await setMode(t, 'approve');
-      for (const t of TUNED) await setKnobs(demo, t, t.defaults);
+      for (const t of TUNED) await setServiceKnobs(demo, t.service, t.defaults);
       const load = new LoadGenerator({ url: demo.gatewayUrl, rate, seed: rate, progress: 'none' });
       const done = load.start();
       await sleep(Math.max(10_000, WINDOW));

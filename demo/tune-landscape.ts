@@ -5,13 +5,13 @@
 // (each grid point can be repeated: `--repeats`).
 //
 //   npx tsx demo/tune-landscape.ts --loads 10,40 --measure-sec 20 --repeats 1
-//   (add --device accelerator --model-cost 6,0.06 --store-cost 3,0.25 to try other service models)
+//   (add --device accelerator --model-cost 6,0.06 --store-cost 3,0.25,1 for bench:tune's service models)
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startFaultline } from './faultline';
-import { requestJson } from './lib/http-json';
+import { serviceP99s, setServiceKnobs } from './lib/tuning';
 import { LoadGenerator } from './loadgen';
 import { startDemo } from './system';
 
@@ -65,21 +65,16 @@ async function main(): Promise<void> {
           // the shorter grid cycles.
           const m = models[i % models.length];
           const c = caches[i % caches.length];
-          for (const inst of demo.instances) {
-            if (inst.service === 'model-server') await requestJson('PUT', `${inst.url}/admin/knobs`, m);
-            if (inst.service === 'feature-store') await requestJson('PUT', `${inst.url}/admin/knobs`, c);
-          }
+          await setServiceKnobs(demo, 'model-server', m);
+          await setServiceKnobs(demo, 'feature-store', c);
           await sleep(Number(args['settle-sec']) * 1000);
           const fromMs = Date.now();
           await sleep(measureMs);
           const toMs = Date.now();
           const gateway = load.summary(measureMs).p99Ms;
           await sleep(2500); // the exporters' batching delay
-          const g = (await requestJson('GET', `${fl.addresses.api}/api/v1/graph?fromMs=${fromMs}&toMs=${toMs}`)) as {
-            nodes: Array<{ service: string; stats: { p99Ms: number; requests?: number; count?: number } }>;
-          };
-          const p99 = (svc: string) => g.nodes.find((n) => n.service === svc)?.stats.p99Ms ?? Number.NaN;
-          const row = { rate, rep, model: m, modelP99: p99('model-server'), cache: c, cacheP99: p99('feature-store'), gateway };
+          const p99 = await serviceP99s(fl.addresses.api, `fromMs=${fromMs}&toMs=${toMs}`, ['model-server', 'feature-store']);
+          const row = { rate, rep, model: m, modelP99: p99['model-server'], cache: c, cacheP99: p99['feature-store'], gateway };
           process.stdout.write(JSON.stringify(row) + '\n');
           log(`${rate} req/s  model ${JSON.stringify(m)} p99 ${row.modelP99.toFixed(1)}  cache ${JSON.stringify(c)} p99 ${row.cacheP99.toFixed(1)}  gateway ${gateway.toFixed(0)}`);
         }
