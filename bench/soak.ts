@@ -18,6 +18,12 @@ interface Sample {
   t: number;
   rssMiB: number;
   heapUsedMiB: number;
+  /** V8 heap reserved (used + free pages V8 keeps). */
+  heapTotalMiB: number;
+  /** Memory held by buffers outside the V8 heap (Buffers, ArrayBuffers). */
+  externalMiB: number;
+  /** RSS − V8 heap total − external: code, native allocations (malloc arenas, SQLite, gRPC). Where a creep with a flat heap must be. */
+  nativeMiB: number;
   storeSpans: number;
   storeMiB: number;
   cpuPct: number;
@@ -51,6 +57,9 @@ const COLUMNS: Array<[keyof Sample, string, number]> = [
   ['t', 't(s)', 6],
   ['rssMiB', 'RSS MiB', 8],
   ['heapUsedMiB', 'heap MiB', 9],
+  ['heapTotalMiB', 'heap tot', 9],
+  ['externalMiB', 'extern', 7],
+  ['nativeMiB', 'native', 7],
   ['storeSpans', 'store spans', 12],
   ['storeMiB', 'store MiB', 10],
   ['cpuPct', 'CPU %', 6],
@@ -104,10 +113,16 @@ export async function soak(argv: string[]): Promise<number> {
       const metrics = (await timedGet(`${sidecar.api}/metrics`, 10_000)).text;
       const now = Date.now();
       const cpu = sidecar.cpuSeconds();
+      const rssMiB = sidecar.rssBytes() / 1048576;
+      const heapTotalMiB = metricValue(metrics, 'faultline_nodejs_heap_size_total_bytes') / 1048576;
+      const externalMiB = metricValue(metrics, 'faultline_nodejs_external_memory_bytes') / 1048576;
       const s: Sample = {
         t: Math.round((now - started) / 1000),
-        rssMiB: sidecar.rssBytes() / 1048576,
+        rssMiB,
         heapUsedMiB: metricValue(metrics, 'faultline_nodejs_heap_size_used_bytes') / 1048576,
+        heapTotalMiB,
+        externalMiB,
+        nativeMiB: rssMiB - heapTotalMiB - externalMiB,
         storeSpans: metricValue(metrics, 'faultline_store_items', '{signal="spans"}'),
         storeMiB: metricValue(metrics, 'faultline_store_estimated_bytes') / 1048576,
         cpuPct: (100 * (cpu - lastCpu)) / ((now - lastAt) / 1000),
@@ -147,6 +162,9 @@ export async function soak(argv: string[]): Promise<number> {
   const verdict = {
     rssMiB: cmp('rssMiB'),
     heapUsedMiB: cmp('heapUsedMiB'),
+    heapTotalMiB: cmp('heapTotalMiB'),
+    externalMiB: cmp('externalMiB'),
+    nativeMiB: cmp('nativeMiB'),
     ingestP99Ms: cmp('ingestP99Ms'),
     healthzMs: cmp('healthzMs'),
     maxRssMiB: +Math.max(...samples.map((s) => s.rssMiB)).toFixed(1),
@@ -173,7 +191,7 @@ export async function soak(argv: string[]): Promise<number> {
   };
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
-  process.stdout.write(`\nmiddle vs last third (medians): RSS ${verdict.rssMiB.middle} -> ${verdict.rssMiB.last} MiB, heap ${verdict.heapUsedMiB.middle} -> ${verdict.heapUsedMiB.last} MiB, ingest p99 ${verdict.ingestP99Ms.middle} -> ${verdict.ingestP99Ms.last} ms, healthz ${verdict.healthzMs.middle} -> ${verdict.healthzMs.last} ms\n`);
+  process.stdout.write(`\nmiddle vs last third (medians): RSS ${verdict.rssMiB.middle} -> ${verdict.rssMiB.last} MiB, heap ${verdict.heapUsedMiB.middle} -> ${verdict.heapUsedMiB.last} MiB (total ${verdict.heapTotalMiB.middle} -> ${verdict.heapTotalMiB.last}), external ${verdict.externalMiB.middle} -> ${verdict.externalMiB.last} MiB, native ${verdict.nativeMiB.middle} -> ${verdict.nativeMiB.last} MiB, ingest p99 ${verdict.ingestP99Ms.middle} -> ${verdict.ingestP99Ms.last} ms, healthz ${verdict.healthzMs.middle} -> ${verdict.healthzMs.last} ms\n`);
   process.stdout.write(`max RSS ${verdict.maxRssMiB} MiB, max healthz ${verdict.maxHealthzMs} ms (${verdict.healthzFailures} failed), shed ${verdict.totalShed}, errors ${verdict.totalErrors}, watcher anomalies ${verdict.watcherAnomalies}\n`);
   process.stdout.write(`accepted ${(acceptedFraction * 100).toFixed(1)}% of the offered spans: ${keptUp ? 'kept up' : 'DID NOT keep up'}; memory flat: ${memoryFlat ? 'yes' : 'NO'}; latency flat: ${latencyFlat ? 'yes' : 'NO'}; written ${out}\n`);
   return keptUp && memoryFlat && latencyFlat ? 0 : 1;
