@@ -1,9 +1,6 @@
 import fc from 'fast-check';
-import { HttpKnobApplier } from '../../tuner/appliers';
-import { MemoryAuditSink } from '../../tuner/audit';
 import { parseTunerConfig } from '../../tuner/config';
-import { TunerService } from '../../tuner/service';
-import { startAdmin, stopAdmin, VirtualWorld } from './harness';
+import { startAdmin, stopAdmin, VirtualWorld, startTuner } from './harness';
 import { RegimeOptimizer } from '../../tuner/optimizer';
 import { limitConfig, limitValue, stepLimit, type Config, type KnobSpec } from '../../tuner/space';
 
@@ -116,9 +113,7 @@ describe('guardrails end to end: what reaches the service', () => {
         evaluation: { windowMs: 2000, minRequests: 10, settleMs: 0 },
         guardrails: { minIntervalMs: 0, p99Tolerance: 10 },
       });
-      const tuner = new TunerService({ config, telemetry: world.store, applier: new HttpKnobApplier([{ instance: 'i0', url: admin.url }]), audit: new MemoryAuditSink(), clock: world.clock, sleep: (ms) => world.sleep(ms) });
-      await world.sleep(2000);
-      await tuner.tick();
+      const tuner = await startTuner(world, config);
       const anyNumber = fc.oneof(fc.double(), fc.integer({ min: -1e9, max: 1e9 }), fc.constantFrom(Number.NaN, Infinity, -Infinity, 0, 1e300));
       await fc.assert(
         fc.asyncProperty(fc.record({ threads: anyNumber, timeoutMs: anyNumber }, { requiredKeys: [] }), async (ask) => {
@@ -164,9 +159,7 @@ describe('guardrails end to end with a staged rollout and rollbacks', () => {
         evaluation: { windowMs: 2000, minRequests: 10, settleMs: 0 },
         guardrails: { minIntervalMs: 0, stages: [0.5, 1] },
       });
-      const tuner = new TunerService({ config, telemetry: world.store, applier: new HttpKnobApplier(targets), audit: new MemoryAuditSink(), clock: world.clock, sleep: (ms) => world.sleep(ms) });
-      await world.sleep(2000);
-      await tuner.tick();
+      const tuner = await startTuner(world, config);
       const anyNumber = fc.oneof(fc.double(), fc.integer({ min: -1e9, max: 1e9 }), fc.constantFrom(Number.NaN, Infinity, -Infinity, 0, 1e300));
       const verdicts = new Set<string>();
       await fc.assert(

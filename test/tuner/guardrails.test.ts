@@ -1,12 +1,10 @@
 // The statistical canary, staged rollout, the analytic utilisation pre-check and the
 // first-change approval in auto mode, against real admin HTTP servers and the real store.
-import { HttpKnobApplier } from '../../tuner/appliers';
 import { MemoryAuditSink } from '../../tuner/audit';
 import { parseTunerConfig, type TunerConfigInput } from '../../tuner/config';
 import { createRng } from '../../tuner/random';
-import { TunerService } from '../../tuner/service';
 import { compareCanary, mannWhitneyGreater, twoProportionGreater } from '../../tuner/stats';
-import { adminFleet, startAdmin, VirtualWorld } from './harness';
+import { adminFleet, startAdmin, VirtualWorld, startTuner } from './harness';
 
 const WINDOW = 10_000;
 
@@ -74,9 +72,7 @@ describe('guarded rollout on real admin endpoints', () => {
       guardrails: { p99Tolerance: 0.2, errorRateDelta: 0.02, queueGrowthRatio: 1.5, approvedRanges: {}, minIntervalMs: 0, ...guardrails },
       ...over,
     });
-    const tuner = new TunerService({ config, telemetry: world.store, applier: new HttpKnobApplier(config.applier.kind === 'http' ? config.applier.targets : []), audit, clock: world.clock, sleep: (ms) => world.sleep(ms) });
-    await world.sleep(WINDOW);
-    await tuner.tick();
+    const tuner = await startTuner(world, config, audit);
     return { world, audit, tuner };
   }
 
@@ -204,9 +200,7 @@ describe('canary on instances that are not alike', () => {
       evaluation: { windowMs: WINDOW, minRequests: 50, settleMs: 0 },
       guardrails: { minIntervalMs: 0 },
     });
-    const tuner = new TunerService({ config, telemetry: world.store, applier: new HttpKnobApplier(config.applier.kind === 'http' ? config.applier.targets : []), audit: new MemoryAuditSink(), clock: world.clock, sleep: (ms) => world.sleep(ms) });
-    await world.sleep(WINDOW);
-    await tuner.tick();
+    const tuner = await startTuner(world, config);
     const neutral = await tuner.apply({ threads: 5 }, 'dee');
     expect(neutral.verdict).toBe('kept');
     expect((neutral.record.stages![0].stats as { preChangeOffset: number }).preChangeOffset).toBeGreaterThan(1.3);
@@ -233,9 +227,7 @@ describe('queue growth against a concurrent baseline', () => {
       evaluation: { windowMs: WINDOW, minRequests: 50, settleMs: 0 },
       guardrails: { minIntervalMs: 0, p99Tolerance: 2 },
     });
-    const tuner = new TunerService({ config, telemetry: world.store, applier: new HttpKnobApplier(config.applier.kind === 'http' ? config.applier.targets : []), audit: new MemoryAuditSink(), clock: world.clock, sleep: (ms) => world.sleep(ms) });
-    await world.sleep(WINDOW);
-    await tuner.tick();
+    const tuner = await startTuner(world, config);
     const neutral = await tuner.apply({ threads: 5 }, 'eve');
     expect(neutral.reason).not.toMatch(/queue growing/);
     expect(neutral.record.stages![0].failed).toEqual([]);

@@ -6,6 +6,10 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TelemetryStore } from '../../agent/store/telemetry-store';
+import { HttpKnobApplier } from '../../tuner/appliers';
+import { MemoryAuditSink, type AuditSink } from '../../tuner/audit';
+import type { TunerConfig } from '../../tuner/config';
+import { TunerService } from '../../tuner/service';
 import { SpanKind, StatusCode, type Span } from '../../model/telemetry';
 import { createRng } from '../../tuner/random';
 import type { Config } from '../../tuner/space';
@@ -133,4 +137,16 @@ export class VirtualWorld {
     this.store.consumeSpans(spans);
     this.now = end;
   };
+}
+
+/**
+ * A TunerService over the world's store and its admin endpoints, after one evaluation window
+ * of traffic and a first tick (so it knows its regime), as every tuner test starts.
+ */
+export async function startTuner(world: VirtualWorld, config: TunerConfig, audit: AuditSink = new MemoryAuditSink()): Promise<TunerService> {
+  const applier = new HttpKnobApplier(config.applier.kind === 'http' ? config.applier.targets : []);
+  const tuner = new TunerService({ config, telemetry: world.store, applier, audit, clock: world.clock, sleep: (ms) => world.sleep(ms) });
+  await world.sleep(config.evaluation.windowMs);
+  await tuner.tick();
+  return tuner;
 }

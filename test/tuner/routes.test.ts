@@ -1,10 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { tunerRoutes } from '../../agent/http/tuner-routes';
-import { HttpKnobApplier } from '../../tuner/appliers';
-import { MemoryAuditSink } from '../../tuner/audit';
 import { parseTunerConfig } from '../../tuner/config';
-import { TunerService } from '../../tuner/service';
-import { startAdmin, stopAdmin, VirtualWorld, type AdminInstance } from './harness';
+import { startAdmin, stopAdmin, VirtualWorld, type AdminInstance, startTuner } from './harness';
 
 describe('tuner HTTP routes', () => {
   let admin: AdminInstance | undefined;
@@ -26,9 +23,7 @@ describe('tuner HTTP routes', () => {
       evaluation: { windowMs: 5000, minRequests: 20, settleMs: 0 },
       guardrails: { minIntervalMs: 0 },
     });
-    const tuner = new TunerService({ config, telemetry: world.store, applier: new HttpKnobApplier([{ instance: 'i0', url: admin.url }]), audit: new MemoryAuditSink(), clock: world.clock, sleep: (ms) => world.sleep(ms) });
-    await world.sleep(5000);
-    await tuner.tick();
+    const tuner = await startTuner(world, config);
     app = Fastify();
     await app.register(tunerRoutes, {
       tuner,

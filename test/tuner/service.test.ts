@@ -1,11 +1,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { HttpKnobApplier } from '../../tuner/appliers';
 import { JsonlAuditSink, MemoryAuditSink } from '../../tuner/audit';
 import { parseTunerConfig, type TunerConfigInput } from '../../tuner/config';
-import { TunerService } from '../../tuner/service';
-import { adminFleet, startAdmin, VirtualWorld, type AdminInstance, type AdminRules } from './harness';
+import type { TunerService } from '../../tuner/service';
+import { adminFleet, startAdmin, VirtualWorld, type AdminInstance, type AdminRules, startTuner } from './harness';
 
 const WINDOW = 10_000;
 
@@ -48,9 +47,7 @@ describe('TunerService against real admin endpoints', () => {
     const world = new VirtualWorld('model', admins, latency);
     const audit = new MemoryAuditSink();
     const config = tunerConfig(admins, over);
-    const tuner = new TunerService({ config, telemetry: world.store, applier: new HttpKnobApplier(config.applier.kind === 'http' ? config.applier.targets : []), audit, clock: world.clock, sleep: (ms) => world.sleep(ms) });
-    await world.sleep(WINDOW); // traffic before the tuner looks
-    await tuner.tick();
+    const tuner = await startTuner(world, config, audit);
     return { world, audit, tuner };
   }
 
