@@ -1,6 +1,5 @@
 // Replays the live watcher (agent/watch) offline over a recorded incident folder: telemetry is
-// fed into a fresh TelemetryStore in the order it would have arrived (end time + 0.5 s export
-// delay), the watcher looks every --interval-ms of data time, and each look's outcome is
+// fed into a fresh TelemetryStore in the order it would have arrived (agent/watch/arrival.ts), the watcher looks every --interval-ms of data time, and each look's outcome is
 // printed (quiet, recovery, waiting-for-data, diagnosed, …) with its strength and strongest
 // signals. For "why did the watcher stay silent on that fault?": record the run with
 // FAULTLINE_E2E_KEEP=1 (incidents/whole-run in the kept data dir) and give the e2e's
@@ -16,10 +15,8 @@ import { parseArgs } from 'node:util';
 import { loadIncident } from '../agent/incident/reader';
 import { openStateStore } from '../agent/state/index';
 import { TelemetryStore } from '../agent/store/telemetry-store';
+import { arrivalSteps } from '../agent/watch/arrival';
 import { createWatcher, EventBus } from '../agent/watch/index';
-import type { MetricPoint, Span } from '../model/telemetry';
-
-const EXPORT_DELAY_MS = 500;
 
 async function main(): Promise<void> {
   const { values: args, positionals } = parseArgs({
@@ -47,25 +44,12 @@ async function main(): Promise<void> {
       dataDir: stateDir,
       config: { intervalMs, windowMs: Number(args['window-ms']), cooldownMs: Number(args['cooldown-ms']), autoRecord: false },
     });
-    const arrivals: Array<{ at: number; span?: Span; metric?: MetricPoint }> = [
-      ...snapshot.spans.map((span) => ({ at: span.startMs + span.durationMs + EXPORT_DELAY_MS, span })),
-      ...snapshot.metrics.map((metric) => ({ at: metric.timeMs + EXPORT_DELAY_MS, metric })),
-    ].sort((a, b) => a.at - b.at);
-    if (arrivals.length === 0) throw new Error(`${positionals[0]}: no telemetry`);
+    if (snapshot.spans.length + snapshot.metrics.length === 0) throw new Error(`${positionals[0]}: no telemetry`);
     const label = (t: number): string => {
       const last = injections.filter((x) => x.atMs <= t).pop();
       return last ? `${last.scenario}+${((t - last.atMs) / 1000).toFixed(1)}s` : new Date(t).toISOString().slice(11, 21);
     };
-    let i = 0;
-    const end = arrivals[arrivals.length - 1].at;
-    for (let now = arrivals[0].at + intervalMs; now <= end + intervalMs; now += intervalMs) {
-      const spans: Span[] = [];
-      const metrics: MetricPoint[] = [];
-      for (; i < arrivals.length && arrivals[i].at <= now; i++) {
-        const a = arrivals[i];
-        if (a.span) spans.push(a.span);
-        else if (a.metric) metrics.push(a.metric);
-      }
+    for (const { nowMs: now, spans, metrics } of arrivalSteps(snapshot.spans, snapshot.metrics, intervalMs)) {
       if (spans.length) store.consumeSpans(spans);
       if (metrics.length) store.consumeMetrics(metrics);
       const anomaly = await watcher.tick();

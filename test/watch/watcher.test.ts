@@ -10,6 +10,7 @@ import path from 'node:path';
 import { bucketWidth, detectChange, detectChangeInSeries, metricChange } from '../../analyzers/detect';
 import { openStateStore, type StateStore } from '../../agent/state/index';
 import { TelemetryStore } from '../../agent/store/telemetry-store';
+import { arrivalSteps } from '../../agent/watch/arrival';
 import { createWatcher, EventBus, isRecovery, sameIncident, worseningStrength, type WatchConfig } from '../../agent/watch/index';
 import type { Snapshot, Span } from '../../model/telemetry';
 import { call, gauge, rng, span, T0 } from '../analyzers/helpers';
@@ -79,14 +80,9 @@ afterEach(() => {
 async function replay(spans: Span[], config: Partial<WatchConfig> = {}, store = new TelemetryStore({ windowMs: 15 * 60_000 }), state = freshState()) {
   const events = new EventBus();
   const watcher = createWatcher({ store, state: state.state, events, dataDir: state.dir, config: { ...DEMO_LIKE, ...config } });
-  const byArrival = spans.map((s) => ({ s, at: s.startMs + s.durationMs + 500 })).sort((a, b) => a.at - b.at);
   const found: Array<{ atS: number; changeAtS: number; top: string; kind: string }> = [];
   const outcomes: string[] = [];
-  let i = 0;
-  const end = byArrival[byArrival.length - 1].at;
-  for (let now = byArrival[0].at + 2000; now <= end + 2000; now += 2000) {
-    const batch: Span[] = [];
-    while (i < byArrival.length && byArrival[i].at <= now) batch.push(byArrival[i++].s);
+  for (const { nowMs: now, spans: batch } of arrivalSteps(spans, [], 2000)) {
     store.consumeSpans(batch);
     const a = await watcher.tick();
     outcomes.push(watcher.lastLook()?.outcome ?? 'none');
