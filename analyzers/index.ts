@@ -21,6 +21,13 @@ export interface DiagnoseOptions {
   id?: string;
   nowMs?: number;
   maxCauses?: number; // default 10
+  /**
+   * The change to diagnose, when the caller has already found it (the live watcher). Without
+   * it the change is searched for in the snapshot, and a window that also holds an earlier,
+   * larger change (a recovery from the previous fault, a warm-up) would be split there: the
+   * diagnosis then dates and describes that change instead of the one that was detected.
+   */
+  changeAtMs?: number;
 }
 
 /** Self time of each span (duration minus the union of its children's intervals), same order. */
@@ -35,7 +42,8 @@ export function diagnose(snapshot: Snapshot, options: DiagnoseOptions = {}): Dia
   const maxCauses = options.maxCauses ?? 10;
   const baseline = snapshot.baseline;
   const hasBaseline = !!baseline && baseline.spans.length + baseline.metrics.length > 0;
-  const detection = detectChange(snapshot);
+  const hinted = options.changeAtMs !== undefined && options.changeAtMs > snapshot.fromMs && options.changeAtMs < snapshot.toMs;
+  const detection = detectChange(snapshot, hinted ? options.changeAtMs : undefined);
   let causes: RankedCause[] = [];
   let propagationPath: string[] = [];
   let changeAtMs: number | undefined = detection.detected ? detection.changeAtMs : undefined;

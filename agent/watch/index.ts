@@ -292,7 +292,9 @@ export function createWatcher(deps: WatcherDeps): Watcher {
     const diagFromMs = w.fromMs;
     const snapshot = store.sampledSnapshot(diagFromMs, w.toMs, maxDiagnosisSpans);
     const { sampled, ...snap } = snapshot;
-    const diagnosis = diagnose(snap, { id: newId('dg'), nowMs: Date.now() });
+    // The change this look found is the one to diagnose: searched for again in the window,
+    // the split could land on an earlier change in it (the previous fault's recovery).
+    const diagnosis = diagnose(snap, { id: newId('dg'), nowMs: Date.now(), changeAtMs: report.changeAtMs });
     noteSampled(diagnosis, sampled);
     const anomaly: AnomalyRecord = { id: newId('an'), detectedAtMs: Date.now(), window: { fromMs: diagFromMs, toMs: w.toMs }, report, diagnosisId: diagnosis.id };
     if (report.changeAtMs !== undefined) anomaly.changeAtMs = report.changeAtMs;

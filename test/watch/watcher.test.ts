@@ -7,6 +7,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { diagnose } from '../../analyzers';
+import { loadIncident } from '../../agent/incident/reader';
 import { bucketWidth, detectChange, detectChangeInSeries, metricChange } from '../../analyzers/detect';
 import { openStateStore, type StateStore } from '../../agent/state/index';
 import { TelemetryStore } from '../../agent/store/telemetry-store';
@@ -142,6 +144,34 @@ test('finds a sustained fault within seconds, diagnoses it once, ignores its rec
   const again = createWatcher({ store, state: state.state, events: new EventBus(), dataDir: state.dir, config: DEMO_LIKE });
   expect(await again.tick()).toBeUndefined();
   expect(state.state.listAnomalies().items).toHaveLength(2);
+});
+
+test('on a recorded demo run, the published diagnosis dates the change the watcher found, not the warm-up before it', async () => {
+  // Recorded by the demo e2e (fixtures/demo-incidents/README.md): the load starts, latency
+  // falls for ~30 s as the services warm up, then model-server-1 gets a cpu fault. The
+  // watcher dated the change 2 s before the injection; the diagnosis, searching its 30-s
+  // window again, split it at the warm-up (9 s before) and the e2e took it for old news.
+  const { snapshot, meta } = await loadIncident(path.join(__dirname, '..', '..', 'fixtures', 'demo-incidents', 'demo-cpu-after-warmup'), { withoutTruth: false });
+  const injectedAtMs = Date.parse(meta.truth!.start!);
+  const store = new TelemetryStore({ windowMs: 15 * 60_000 });
+  const { dir, state } = freshState();
+  const watcher = createWatcher({ store, state, events: new EventBus(), dataDir: dir, config: { intervalMs: 2000, windowMs: 30_000, cooldownMs: 15_000, autoRecord: false } });
+  for (const { spans, metrics } of arrivalSteps(snapshot.spans, snapshot.metrics, 2000)) {
+    if (spans.length) store.consumeSpans(spans);
+    if (metrics.length) store.consumeMetrics(metrics);
+    await watcher.tick();
+  }
+  const anomalies = state.listAnomalies().items;
+  expect(anomalies).toHaveLength(1);
+  const published = state.getDiagnosis(anomalies[0].diagnosisId!)!;
+  expect(published.causes[0]).toMatchObject({ service: 'model-server', instance: 'model-server-1', kind: 'cpu' });
+  // The watcher's date and the diagnosis's agree, within the e2e's 5 s of the injection.
+  expect(published.anomaly.changeAtMs).toBe(anomalies[0].changeAtMs);
+  expect(Math.abs(published.anomaly.changeAtMs! - injectedAtMs)).toBeLessThanOrEqual(5_000);
+  // The trap is real: searched for again in the same window, the change lands in the warm-up.
+  const window = published.window;
+  const searched = diagnose({ fromMs: window.fromMs, toMs: window.toMs, spans: store.querySpans({ fromMs: window.fromMs, toMs: window.toMs }), metrics: store.queryMetrics({ fromMs: window.fromMs, toMs: window.toMs }) });
+  expect(searched.anomaly.changeAtMs!).toBeLessThan(injectedAtMs - 5_000);
 });
 
 test('a look reads aggregates only; spans are materialized once, to diagnose, and bounded', async () => {
