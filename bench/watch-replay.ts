@@ -56,6 +56,9 @@ async function main(): Promise<void> {
       const look = watcher.lastLook();
       if (!look || look.outcome === 'no-new-data' || look.outcome === 'too-short') continue;
       const signals = (look.signals ?? []).map((s) => `${s.service}${s.operation ? ` ${s.operation}` : ''} ${s.signal} ${s.before.toFixed(2)}→${s.after.toFixed(2)} (${s.score.toFixed(1)})`);
+      // What was published: the diagnosis dates the change itself, so show its date too.
+      const published = anomaly?.diagnosisId ? state.getDiagnosis(anomaly.diagnosisId) : undefined;
+      if (published) signals.push(`published: ${published.summary} (change at ${published.anomaly.changeAtMs !== undefined ? label(published.anomaly.changeAtMs) : '-'})`);
       process.stdout.write(
         `${label(now).padEnd(30)} ${look.outcome.padEnd(19)} strength ${look.strength !== undefined ? look.strength.toFixed(1).padStart(5) : '    -'}` +
           `${look.changeAtMs !== undefined ? `  change at ${label(look.changeAtMs)}` : ''}${anomaly ? `  DIAGNOSED ${anomaly.id}` : ''}${signals.length ? `\n${' '.repeat(31)}${signals.join('; ')}` : ''}\n`,
