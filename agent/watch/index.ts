@@ -225,6 +225,9 @@ export function createWatcher(deps: WatcherDeps): Watcher {
     if (det.detected && det.signals.length > 0 && det.changeAtMs !== undefined && det.changeAtMs < floorMs && floorMs > w.fromMs && floorMs < w.toMs) {
       det = detectChangeInSeries(w, { ...detectOptions, forceChangeAtMs: floorMs });
       if (det.strength < DETECT_STRENGTH) det = { ...det, detected: false };
+      // The spans' change was old news; the resource gauges, consulted only when the spans
+      // show nothing, may hold a new one (a leak starting just after a recovery).
+      if (!det.detected) det = detectAnomalyInSeries({ ...w, series: [] }, metrics, detectOptions);
     }
     const { strength: _s, bucketMs: _b, ...report } = det;
     void _s;

@@ -1,7 +1,7 @@
 // Every committed fixture incident replays to the right answer: the true service ranked
 // first, named with the true fault kind (and instance, where the truth names one). fixtures/incidents are simulated
 // (bench/simulate-incidents.ts --fixtures), fixtures/demo-incidents were recorded from the
-// live demo system (demo/record-fixtures.ts; one cut from an e2e run, see its README). The replay is the one `faultline replay` and
+// live demo system (demo/record-fixtures.ts). The replay is the one `faultline replay` and
 // `faultline bench` run (agent/incident/replay.ts), which reads the truth only after ranking.
 
 import { readFileSync, readdirSync, statSync } from 'node:fs';
