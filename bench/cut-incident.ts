@@ -1,7 +1,7 @@
 // Cuts a time range out of a recorded incident folder into a new one (gzip), optionally
 // keeping only 1 trace in N (whole traces: by trace id), and sets its meta. For turning a kept
 // demo e2e run (FAULTLINE_E2E_KEEP=1, incidents/whole-run, ~120 MB) into a fixture that holds
-// one moment of it (fixtures/demo-incidents/demo-cpu-after-warmup was made this way).
+// one moment of it (fixtures/watch/demo-cpu-after-warmup was made this way).
 //
 //   npx tsx bench/cut-incident.ts <incident dir> <out dir> --from ISO --to ISO
 //        [--sample N] [--id ID] [--description TEXT] [--truth '{"service":…,"kind":…,"start":ISO}']
