@@ -83,6 +83,9 @@ interface Acc {
 }
 
 // Phase-independent per-index arrays, shared by diagnose's passes.
+/** How far behind its callers a callee's spans may arrive (OTel's batch span processor sends every 5 s by default, plus the export). */
+const EXPORT_LAG_MS = 10_000;
+
 const serverChildCache = new WeakMap<SpanIndex, Int32Array>();
 
 /** For each client/producer span, its child in another service (the server side), else -1. */
@@ -459,6 +462,23 @@ export function localize(
     const thresholds = new Float64Array(nE).fill(Infinity);
     for (let e = 0; e < nE; e++) if (gNormal.size(e) >= MIN_NORMAL) thresholds[e] = tailThreshold(gNormal.segment(e));
     const gapCounts = new PhaseCounts(nE);
+    // A failed call with no server span may be a lost call, or one whose server span is still
+    // on its way: exporters send in batches, so a callee's spans arrive up to a batch interval
+    // after its caller's, and a live diagnosis reads up to the newest data. Such a call counts
+    // as lost only if the callee has reported something that ended later, or has been silent
+    // for longer than exporters lag (a dead callee).
+    const newestEnd = new Map<string, number>();
+    let newestAll = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const end = idx.start[i] + idx.dur[i];
+      const svc = svcNames[idx.svc[i]];
+      if (!(end <= (newestEnd.get(svc) ?? -Infinity))) newestEnd.set(svc, end);
+      if (end > newestAll) newestAll = end;
+    }
+    const mayBeInFlight = (i: number, callee: string): boolean => {
+      const calleeNewest = newestEnd.get(callee);
+      return calleeNewest !== undefined && idx.start[i] + idx.dur[i] > calleeNewest && newestAll - calleeNewest < EXPORT_LAG_MS;
+    };
     // Errors on an edge whose server side did not fail (lost connections, resets).
     const lossCounts = new PhaseCounts(nE);
     for (let i = 0; i < n; i++) {
@@ -466,7 +486,7 @@ export function localize(
       if (e < 0) continue;
       gapCounts.add(e, phase[i], gapOf(i) > thresholds[e]);
       const c = serverChild[i];
-      lossCounts.add(e, phase[i], idx.err[i] === 1 && !(c >= 0 && idx.err[c]) && !timedOut[i]);
+      lossCounts.add(e, phase[i], idx.err[i] === 1 && !(c >= 0 && idx.err[c]) && !timedOut[i] && !(c < 0 && mayBeInFlight(i, edgeTo[e])));
     }
     const strength = new Float64Array(nE);
     const edgeThreshold = new Float64Array(nE).fill(Infinity);

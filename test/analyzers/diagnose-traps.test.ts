@@ -21,9 +21,9 @@ interface Knobs {
   modelRevision?: string; // resource attribute config.revision of model
 }
 
-function system(k: (faulty: boolean) => Knobs, traces = 1500, seed = 1) {
+function system(k: (faulty: boolean, atMs: number) => Knobs, traces = 1500, seed = 1) {
   return scenario(traces, WINDOW, FAULT, (out, t, start, faulty, r) => {
-    const kn = k(faulty);
+    const kn = k(faulty, start - T0);
     const root = span({ traceId: t, service: 'frontend', name: 'GET /recommend', start, duration: 0, host: 'node-a' });
     out.push(root);
     const cartErr = kn.backgroundErrors ? r() < 0.3 : false;
@@ -199,6 +199,27 @@ describe('diagnose: traps', () => {
     // and steady metrics alone do not make an incident
     const steady = metrics.map((m) => (m.service === 'cart' && m.name === 'process.memory.usage' ? { ...m, value: 9e7 + (m.timeMs % 3) * 1e5 } : m));
     expect(detectAnomaly(snap(spans, steady)).detected).toBe(false);
+  });
+
+  it('failed calls whose server spans have not arrived yet are not lost calls', () => {
+    // A live diagnosis reads up to the newest data, and exporters send in batches: the callee's
+    // spans of the last seconds may arrive after its callers'. Here model fails half its
+    // requests from 9 min, and its spans of the last 4 s have not arrived.
+    const spans = system((_f, at) => ({ modelError: at >= 9 * 60_000 ? 0.5 : 0 }), 3000);
+    // The caller names its peer (as OTel's peer.service does), so a call without a server span still has an edge.
+    for (const x of spans) if (x.name === 'call model') x.attributes = { ...x.attributes, 'peer.service': 'model' };
+    const cut = T0 + WINDOW - 4000;
+    const late = new Set(spans.filter((x) => x.service === 'model' && x.startMs >= cut).map((x) => x.spanId));
+    const d = diagnose(snap(spans.filter((x) => !late.has(x.spanId))));
+    expect(d.causes[0].service).toBe('model');
+    expect(d.causes[0].kind).toBe('error');
+    const lossEvidence = (c: (typeof d.causes)[number]) => c.evidence.filter((e) => e.type === 'edge' && e.unit === 'ratio');
+    expect(lossEvidence(d.causes[0])).toEqual([]);
+    // A callee that stopped reporting long ago is another matter: its failed calls are lost.
+    const dead = new Set(spans.filter((x) => x.service === 'model' && x.startMs >= T0 + 9 * 60_000).map((x) => x.spanId));
+    const lost = diagnose(snap(spans.filter((x) => !dead.has(x.spanId))));
+    expect(lost.causes[0]).toMatchObject({ service: 'model', kind: 'loss' });
+    expect(lossEvidence(lost.causes[0]).length).toBeGreaterThan(0);
   });
 
   it('explains deterministically', () => {
