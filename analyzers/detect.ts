@@ -519,7 +519,7 @@ export function metricChange(metrics: MetricPoint[], fromMs: number, toMs: numbe
     const floor = minUtil > 0 && key.includes('utilization') ? minUtil : 1e-9;
     pts.sort((a, b) => a[0] - b[0]);
     const vals = pts.map((p) => p[1]);
-    let best = 0, bestK = -1;
+    let best = 0, bestK = -1, bestJ = -1, bestMed = 0, bestSpread = 0, bestUp = true;
     let j = 0; // first point at or after the split
     for (let k = 1; k < nb; k++) {
       const at = fromMs + k * bucketMs;
@@ -529,13 +529,27 @@ export function metricChange(metrics: MetricPoint[], fromMs: number, toMs: numbe
       const med = quantileSorted(before, 0.5);
       const iqr = quantileSorted(before, 0.75) - quantileSorted(before, 0.25);
       const spread = Math.max(iqr, (before[before.length - 1] - before[0]) / 4, 0.05 * Math.abs(med), floor);
-      const z = Math.abs(quantileSorted(after, 0.5) - med) / spread;
+      const afterMed = quantileSorted(after, 0.5);
+      const z = Math.abs(afterMed - med) / spread;
       if (z > best) {
         best = z;
         bestK = k;
+        bestJ = j;
+        bestMed = med;
+        bestSpread = spread;
+        bestUp = afterMed > med;
       }
     }
-    if (bestK > 0 && best > METRIC_Z) strength[bestK] += Math.min(METRIC_Z_CAP, best) - METRIC_Z;
+    if (bestK > 0 && best > METRIC_Z) {
+      // The split with the largest shift can come early: a tight stretch before it, and the
+      // after side's median still past the change with a few unchanged points in it. A change
+      // starts at a changed point: points right after the split that are not past the before
+      // side (in the change's direction) belong before it.
+      let jj = bestJ;
+      while (pts.length - jj > 3 && (bestUp ? vals[jj] - bestMed : bestMed - vals[jj]) <= 3 * bestSpread) jj++;
+      const k = jj === bestJ ? bestK : Math.min(nb - 1, Math.floor((pts[jj - 1][0] - fromMs) / bucketMs) + 1);
+      strength[k] += Math.min(METRIC_Z_CAP, best) - METRIC_Z;
+    }
   }
   // Series rarely agree to the bucket (a ramp peaks late): score a split with its neighbours.
   let bestK = -1, best = 0;

@@ -286,3 +286,18 @@ test('a 2-point CPU rise of an idle process is not a resource change for the wat
   const hog = cpu((i) => (i < 20 ? 0.022 + 0.0005 * (i % 2) : 0.8));
   expect(metricChange(hog, T0, T0 + 60_000, { minUtilizationSpread: 0.02 })).toBeDefined();
 });
+
+test('a resource change is dated at its first changed point, not where a tight stretch before it ends', () => {
+  // As model-server-1's CPU in a demo run: steady, then easing off for 8 s (a warm-up ending),
+  // then the hog. The largest before/after shift is at the start of the easing (a tight
+  // stretch before it, and the median after it already past the step); the change is the step.
+  const base = [0.11, 0.115, 0.105, 0.12, 0.11, 0.112, 0.108, 0.118, 0.1, 0.09, 0.07, 0.08];
+  const hog = [0.42, 0.47, 0.47, 0.475, 0.46];
+  const cpu = [...base, ...hog].map((v, i) => gauge('process.cpu.utilization', 'svc', 'svc-1', 'h', T0 + i * 2000 + 100, v));
+  const stepAtMs = T0 + base.length * 2000;
+  const mc = metricChange(cpu, T0, T0 + cpu.length * 2000);
+  expect(mc).toBeDefined();
+  // Between the last unchanged point (stepAtMs − 1.9 s) and the first changed one (+0.1 s), to the bucket.
+  expect(mc!.changeAtMs).toBeGreaterThanOrEqual(stepAtMs - 2000);
+  expect(mc!.changeAtMs).toBeLessThanOrEqual(stepAtMs + 100);
+});
