@@ -73,7 +73,7 @@ export async function startDemo(opts: DemoOptions): Promise<DemoSystem> {
           const peers = Object.fromEntries(SERVICES[service].calls.map((c) => [c, addresses[c]]));
           const child = spawnChild({
             name: instance,
-            args: ['-r', tsx, MAIN],
+            args: ['--expose-gc', '-r', tsx, MAIN],
             logFile: opts.logDir ? path.join(opts.logDir, `${instance}.log`) : undefined,
             env: {
               DEMO_SERVICE: service,
