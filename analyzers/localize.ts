@@ -83,9 +83,6 @@ interface Acc {
 }
 
 // Phase-independent per-index arrays, shared by diagnose's passes.
-/** How far behind its callers a callee's spans may arrive (OTel's batch span processor sends every 5 s by default, plus the export). */
-const EXPORT_LAG_MS = 10_000;
-
 const serverChildCache = new WeakMap<SpanIndex, Int32Array>();
 
 /** For each client/producer span, its child in another service (the server side), else -1. */
@@ -99,6 +96,26 @@ function serverChildren(idx: SpanIndex): Int32Array {
   }
   serverChildCache.set(idx, sc);
   return sc;
+}
+
+/** How far behind its callers a callee's spans may arrive (OTel's batch span processor sends every 5 s by default, plus the export). */
+const EXPORT_LAG_MS = 10_000;
+
+/** The newest end time of each service's spans (by service id) and of all spans: how far each service's data has arrived. */
+const newestEndCache = new WeakMap<SpanIndex, { bySvc: Float64Array; all: number }>();
+function newestEnds(idx: SpanIndex): { bySvc: Float64Array; all: number } {
+  let r = newestEndCache.get(idx);
+  if (r) return r;
+  const bySvc = new Float64Array(idx.services.size).fill(-Infinity);
+  let all = -Infinity;
+  for (let i = 0; i < idx.n; i++) {
+    const end = idx.start[i] + idx.dur[i];
+    if (end > bySvc[idx.svc[i]]) bySvc[idx.svc[i]] = end;
+    if (end > all) all = end;
+  }
+  r = { bySvc, all };
+  newestEndCache.set(idx, r);
+  return r;
 }
 
 /** Index of each span's topmost present ancestor (a trace, as a connected component). */
@@ -467,17 +484,13 @@ export function localize(
     // after its caller's, and a live diagnosis reads up to the newest data. Such a call counts
     // as lost only if the callee has reported something that ended later, or has been silent
     // for longer than exporters lag (a dead callee).
-    const newestEnd = new Map<string, number>();
-    let newestAll = -Infinity;
-    for (let i = 0; i < n; i++) {
-      const end = idx.start[i] + idx.dur[i];
-      const svc = svcNames[idx.svc[i]];
-      if (!(end <= (newestEnd.get(svc) ?? -Infinity))) newestEnd.set(svc, end);
-      if (end > newestAll) newestAll = end;
-    }
+    const newest = newestEnds(idx);
+    const svcIds = new Map(svcNames.map((name, k) => [name, k]));
     const mayBeInFlight = (i: number, callee: string): boolean => {
-      const calleeNewest = newestEnd.get(callee);
-      return calleeNewest !== undefined && idx.start[i] + idx.dur[i] > calleeNewest && newestAll - calleeNewest < EXPORT_LAG_MS;
+      const k = svcIds.get(callee); // undefined: an uninstrumented peer, which never reports
+      if (k === undefined) return false;
+      const calleeNewest = newest.bySvc[k];
+      return idx.start[i] + idx.dur[i] > calleeNewest && newest.all - calleeNewest < EXPORT_LAG_MS;
     };
     // Errors on an edge whose server side did not fail (lost connections, resets).
     const lossCounts = new PhaseCounts(nE);
