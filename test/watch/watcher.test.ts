@@ -16,7 +16,7 @@ import { TelemetryStore } from '../../agent/store/telemetry-store';
 import { arrivalSteps } from '../../agent/watch/arrival';
 import { createWatcher, EventBus, isRecovery, sameIncident, worseningStrength, type WatchConfig } from '../../agent/watch/index';
 import type { Diagnosis } from '../../model/diagnosis';
-import type { Snapshot, Span } from '../../model/telemetry';
+import type { MetricPoint, Snapshot, Span } from '../../model/telemetry';
 import { call, gauge, rng, span, T0 } from '../analyzers/helpers';
 
 interface Phase {
@@ -81,21 +81,25 @@ afterEach(() => {
  * Feeds spans in the order they would arrive (end + 0.5 s export delay), looks every 2 s of
  * data time, and returns what was diagnosed, with the data time of each look.
  */
-async function replay(spans: Span[], config: Partial<WatchConfig> = {}, store = new TelemetryStore({ windowMs: 15 * 60_000 }), state = freshState()) {
+async function replay(spans: Span[], config: Partial<WatchConfig> = {}, store = new TelemetryStore({ windowMs: 15 * 60_000 }), state = freshState(), metrics: MetricPoint[] = []) {
   const events = new EventBus();
   const watcher = createWatcher({ store, state: state.state, events, dataDir: state.dir, config: { ...DEMO_LIKE, ...config } });
   const found: Array<{ atS: number; changeAtS: number; top: string; kind: string }> = [];
+  /** What was published, with the data time it was published at. */
+  const published: Array<{ atMs: number; anomaly: AnomalyRecord; diagnosis: Diagnosis }> = [];
   const outcomes: string[] = [];
-  for (const { nowMs: now, spans: batch } of arrivalSteps(spans, [], 2000)) {
-    store.consumeSpans(batch);
+  for (const { nowMs: now, spans: batch, metrics: points } of arrivalSteps(spans, metrics, 2000)) {
+    if (batch.length) store.consumeSpans(batch);
+    if (points.length) store.consumeMetrics(points);
     const a = await watcher.tick();
     outcomes.push(watcher.lastLook()?.outcome ?? 'none');
     if (a) {
       const d = state.state.getDiagnosis(a.diagnosisId!)!;
+      published.push({ atMs: now, anomaly: a, diagnosis: d });
       found.push({ atS: (now - T0) / 1000, changeAtS: (a.changeAtMs! - T0) / 1000, top: d.causes[0]?.service, kind: d.causes[0]?.kind });
     }
   }
-  return { found, outcomes, watcher, store, state };
+  return { found, published, outcomes, watcher, store, state };
 }
 
 test('the aggregates give exactly what detectChange finds on a snapshot of the same buckets', () => {
@@ -155,16 +159,7 @@ test('finds a sustained fault within seconds, diagnoses it once, ignores its rec
 async function replayRecorded(name: string) {
   const { snapshot, meta } = await loadIncident(path.join(__dirname, '..', '..', 'fixtures', 'watch', name));
   const injectedAtMs = Date.parse(meta.truth!.start!);
-  const store = new TelemetryStore({ windowMs: 15 * 60_000 });
-  const { dir, state } = freshState();
-  const watcher = createWatcher({ store, state, events: new EventBus(), dataDir: dir, config: { intervalMs: 2000, windowMs: 30_000, cooldownMs: 15_000, autoRecord: false } });
-  const published: Array<{ atMs: number; anomaly: AnomalyRecord; diagnosis: Diagnosis }> = [];
-  for (const { nowMs, spans, metrics } of arrivalSteps(snapshot.spans, snapshot.metrics, 2000)) {
-    if (spans.length) store.consumeSpans(spans);
-    if (metrics.length) store.consumeMetrics(metrics);
-    const a = await watcher.tick();
-    if (a) published.push({ atMs: nowMs, anomaly: a, diagnosis: state.getDiagnosis(a.diagnosisId!)! });
-  }
+  const { published, store } = await replay(snapshot.spans, { windowMs: 30_000, cooldownMs: 15_000 }, undefined, undefined, snapshot.metrics);
   // What the demo e2e takes as the answer: published after the injection, about a change no
   // more than 5 s before it (demo/faultline.ts waitForDiagnosis).
   const answer = published.find((p) => p.atMs >= injectedAtMs + 2000 && (p.diagnosis.anomaly.changeAtMs ?? p.atMs) >= injectedAtMs - 5000);
