@@ -59,10 +59,9 @@ export async function startSidecar(config: FaultlineConfig, opts: ServeOptions =
       maxQueueBytes: config.otlp.forward.maxQueueMiB * MiB,
     };
   }
-  const receiver = createOtlpReceiver(otlpConfig, store, { metrics, // Heap + buffers, not RSS: Node rarely returns RSS to the system, so an RSS limit
-    // once crossed would refuse data forever; heap falls again after a collection.
-    memoryUsedBytes: () => heapInUse(otlpConfig.limits.memorySoftLimitBytes),
-    log });
+  // Heap + buffers, not RSS: Node rarely returns RSS to the system, so an RSS limit once
+  // crossed would refuse data forever; heap falls again after a collection.
+  const receiver = createOtlpReceiver(otlpConfig, store, { metrics, memoryUsedBytes: heapInUse, reclaimMemory: reclaimHeap, log });
 
   const components: Array<{ name: string; part: Component; required: boolean }> = [{ name: 'otlp', part: receiver, required: true }];
 
@@ -204,27 +203,27 @@ export async function startSidecar(config: FaultlineConfig, opts: ServeOptions =
   return { addresses, store, stop: stopAll };
 }
 
-// Like the OTel Collector's memory_limiter: when over the limit, force a collection (at most
-// once a second) before refusing, since refused requests allocate too little to trigger one
-// and the limiter would otherwise stay shut after the load is gone.
+// What the receiver's memory limit counts: V8 heap in use (live data and garbage not yet
+// collected) plus external buffers.
+function heapInUse(): number {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external;
+}
+
+// Like the OTel Collector's memory_limiter: before refusing, force a collection (at most once
+// a second), since refused requests allocate too little to trigger one and the limiter would
+// otherwise stay shut after the load is gone. Returns whether it ran.
 let forceGc: (() => void) | undefined;
 let lastForcedGcMs = 0;
-function heapInUse(limitBytes: number): number {
-  const measure = () => {
-    const m = process.memoryUsage();
-    return m.heapUsed + m.external;
-  };
-  let used = measure();
-  if (used > limitBytes && Date.now() - lastForcedGcMs > 1000) {
-    if (!forceGc) {
-      v8.setFlagsFromString('--expose-gc');
-      forceGc = vm.runInNewContext('gc') as () => void;
-    }
-    lastForcedGcMs = Date.now();
-    forceGc();
-    used = measure();
+function reclaimHeap(): boolean {
+  if (Date.now() - lastForcedGcMs < 1000) return false;
+  if (!forceGc) {
+    v8.setFlagsFromString('--expose-gc');
+    forceGc = vm.runInNewContext('gc') as () => void;
   }
-  return used;
+  lastForcedGcMs = Date.now();
+  forceGc();
+  return true;
 }
 
 function hostForUrl(address: string): string {

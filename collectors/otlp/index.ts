@@ -43,11 +43,11 @@ function httpUrl(host: string, port: number): string {
 export function createOtlpReceiver(
   config: OtlpReceiverConfig,
   sink: TelemetrySink,
-  deps: { metrics?: SelfMetrics; memoryUsedBytes?: () => number; log?: (msg: string) => void } = {},
+  deps: { metrics?: SelfMetrics; memoryUsedBytes?: () => number; reclaimMemory?: () => boolean; log?: (msg: string) => void } = {},
 ): OtlpReceiver {
   const log = deps.log ?? (() => {});
   const forwarder = config.forward ? new OtlpForwarder(config.forward, { metrics: deps.metrics, log }) : undefined;
-  const core = new IngestCore(sink, config.limits, { metrics: deps.metrics, memoryUsedBytes: deps.memoryUsedBytes, forwarder });
+  const core = new IngestCore(sink, config.limits, { metrics: deps.metrics, memoryUsedBytes: deps.memoryUsedBytes, reclaimMemory: deps.reclaimMemory, forwarder });
   const http = config.http.enabled ? buildOtlpHttpServer(core, config.http, log) : undefined;
   const grpc = config.grpc.enabled ? buildOtlpGrpcServer(core, config.grpc) : undefined;
   const bound: { http?: string; grpc?: string } = {};

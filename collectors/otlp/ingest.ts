@@ -51,7 +51,13 @@ export class IngestCore {
   constructor(
     private readonly sink: TelemetrySink,
     private readonly limits: IngestLimits,
-    private readonly deps: { metrics?: SelfMetrics; memoryUsedBytes?: () => number; forwarder?: OtlpForwarder } = {},
+    private readonly deps: {
+      metrics?: SelfMetrics;
+      memoryUsedBytes?: () => number;
+      /** Try to give memory back (a forced GC); true if it ran, so the gauge is worth reading again. */
+      reclaimMemory?: () => boolean;
+      forwarder?: OtlpForwarder;
+    } = {},
   ) {}
 
   inflightBytes(): number {
@@ -64,8 +70,14 @@ export class IngestCore {
    * cannot be refused forever.
    */
   admit(bytes: number): { ok: true } | Extract<IngestOutcome, { kind: 'shed' }> {
-    const used = this.memoryUsed();
-    if (used + DECODED_EXPANSION * (this.inflight + bytes) > this.limits.memorySoftLimitBytes) {
+    const fits = (used: number) => used + DECODED_EXPANSION * (this.inflight + bytes) <= this.limits.memorySoftLimitBytes;
+    let used = this.memoryUsed();
+    // Much of what the gauge counts may be garbage. Reclaim before refusing whenever the
+    // request would not fit, not only once the gauge alone is over the limit: a sidecar
+    // idling just under the limit would otherwise refuse small requests until V8 happens to
+    // collect on its own.
+    if (!fits(used) && this.deps.reclaimMemory?.()) used = this.memoryUsed(true);
+    if (!fits(used)) {
       return {
         kind: 'shed',
         reason: 'memory',
@@ -89,10 +101,10 @@ export class IngestCore {
    * The memory gauge, sampled at most every MEMORY_SAMPLE_MS: process.memoryUsage() costs
    * ~10 µs (it reads /proc for RSS), too much to pay on every small request.
    */
-  private memoryUsed(): number {
+  private memoryUsed(fresh = false): number {
     if (!this.deps.memoryUsedBytes) return 0;
     const now = performance.now();
-    if (now - this.memorySampledAt < MEMORY_SAMPLE_MS) return this.memorySample;
+    if (!fresh && now - this.memorySampledAt < MEMORY_SAMPLE_MS) return this.memorySample;
     let n = 0;
     try {
       n = this.deps.memoryUsedBytes();

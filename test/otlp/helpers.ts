@@ -17,7 +17,7 @@ export interface Running {
 
 export async function startReceiver(
   patch: (c: OtlpReceiverConfig) => void = () => {},
-  opts: { sink?: (store: TelemetryStore) => TelemetrySink; memoryUsedBytes?: () => number; metrics?: SelfMetrics } = {},
+  opts: { sink?: (store: TelemetryStore) => TelemetrySink; memoryUsedBytes?: () => number; reclaimMemory?: () => boolean; metrics?: SelfMetrics } = {},
 ): Promise<Running> {
   const config = defaultOtlpReceiverConfig();
   config.http.port = 0;
@@ -25,7 +25,7 @@ export async function startReceiver(
   patch(config);
   const store = new TelemetryStore();
   const logs: string[] = [];
-  const receiver = createOtlpReceiver(config, opts.sink ? opts.sink(store) : store, { memoryUsedBytes: opts.memoryUsedBytes, metrics: opts.metrics, log: (m) => logs.push(m) });
+  const receiver = createOtlpReceiver(config, opts.sink ? opts.sink(store) : store, { memoryUsedBytes: opts.memoryUsedBytes, reclaimMemory: opts.reclaimMemory, metrics: opts.metrics, log: (m) => logs.push(m) });
   await receiver.start();
   const a = receiver.addresses();
   return { receiver, store, http: a.http ?? '', grpc: a.grpc ?? '', logs };

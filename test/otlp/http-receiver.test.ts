@@ -213,6 +213,47 @@ describe('load shedding', () => {
     }
   });
 
+  test('memory soft limit: a request that would not fit first reclaims (forced GC), even with the gauge itself under the limit', async () => {
+    // The gauge sits just under the limit, mostly garbage: what a sidecar looks like after an
+    // overload. A small request does not fit (its decoded size counts), so the limiter must
+    // collect before it refuses, not only once the gauge alone is over.
+    const limit = 1024 * 1024;
+    const body = encodeTraces(request([oneSpan(1)]));
+    let used = limit - body.length; // fits only without the decoded expansion
+    let reclaims = 0;
+    let reclaimWorks = false;
+    const rx = await startReceiver(
+      (c) => {
+        c.grpc.enabled = false;
+        c.limits.memorySoftLimitBytes = limit;
+      },
+      {
+        memoryUsedBytes: () => used,
+        reclaimMemory: () => {
+          reclaims++;
+          if (reclaimWorks) used = limit / 2;
+          return reclaimWorks;
+        },
+      },
+    );
+    try {
+      // A reclaim that could not run (rate-limited) leaves the verdict to the gauge: 503.
+      expect((await post(rx.http, '/v1/traces', body, PB)).status).toBe(503);
+      expect(reclaims).toBe(1);
+      reclaimWorks = true;
+      await new Promise((r) => setTimeout(r, 20)); // past the gauge's 10-ms sample
+      expect((await post(rx.http, '/v1/traces', body, PB)).status).toBe(200);
+      expect(reclaims).toBe(2);
+      expect(rx.store.stats().spans).toBe(1);
+      // Comfortably under the limit: no collection is forced.
+      await new Promise((r) => setTimeout(r, 20));
+      expect((await post(rx.http, '/v1/traces', body, PB)).status).toBe(200);
+      expect(reclaims).toBe(2);
+    } finally {
+      await rx.receiver.stop();
+    }
+  });
+
   test('in-flight limit: a second request while one is being received gets 429 + Retry-After', async () => {
     const rx = await startReceiver((c) => {
       c.grpc.enabled = false;
