@@ -887,7 +887,7 @@ function classify(a: Acc): FaultKind {
   // span starts): a strong own resource change names the kind.
   if (strongResource && network > 0) {
     const s = (strongResource.series ?? '').toLowerCase();
-    return /cpu|throttl/.test(s) ? 'cpu' : /mem|heap|rss/.test(s) ? 'memory' : 'disk';
+    return /cpu|throttl/.test(s) ? (heapGrowth(a) ? 'memory' : 'cpu') : /mem|heap|rss/.test(s) ? 'memory' : 'disk';
   }
   if (network >= resource && network > 0) {
     const loss = a.evidence.some((e) => e.component === 'edge' && e.unit === 'ratio');
@@ -898,12 +898,26 @@ function classify(a: Acc): FaultKind {
   for (const e of a.evidence) if (e.component === 'metric' && e.type === 'metric' && (!best || (e.kindWeight ?? e.weight) > (best.kindWeight ?? best.weight))) best = e;
   if (best) {
     const s = (best.series ?? '').toLowerCase();
-    if (/cpu|throttl/.test(s)) return 'cpu';
+    if (/cpu|throttl/.test(s)) return heapGrowth(a) ? 'memory' : 'cpu';
     if (/mem|heap|rss|gc/.test(s)) return 'memory';
     if (/disk|fs|io|syscall/.test(s)) return 'disk';
     if (/network|net|receive|transmit/.test(s)) return 'delay';
   }
   return 'unknown';
+}
+
+/**
+ * The service's own memory grew by a fifth or more, beyond its normal range. A managed
+ * runtime pays for a growing heap with collection work, so a leak raises CPU too, often by
+ * more robust z than the heap itself; a CPU-bound fault does not grow the heap. With both,
+ * the memory is the cause and the CPU its symptom.
+ */
+function heapGrowth(a: Acc): boolean {
+  return a.evidence.some((e) => {
+    if (e.component !== 'metric' || e.type !== 'metric' || e.score < 3 || !(e.before > 0) || e.after < 1.2 * e.before) return false;
+    const name = (e.series ?? '').split('{')[0].toLowerCase();
+    return /mem|heap|rss/.test(name) && !/limit|total|avail|free|capacity/.test(name);
+  });
 }
 
 /** The most common chain of services from an anomalous span of `service` up to its trace's root. */

@@ -201,6 +201,38 @@ describe('diagnose: traps', () => {
     expect(detectAnomaly(snap(spans, steady)).detected).toBe(false);
   });
 
+  it('a leak whose garbage collection also raises CPU is memory, not cpu; a CPU hog with a steady heap stays cpu', () => {
+    // A managed runtime pays for a growing heap with GC work, so a leak raises CPU too, often
+    // by more robust z than the heap itself (the demo's leak: CPU time x2.4 scored above the
+    // heap's +40 %). A CPU hog does not grow the heap.
+    const spans = system(() => ({}));
+    const metricsFor = (leakBytesPerS: number, cpuAfter: number): MetricPoint[] => {
+      const metrics: MetricPoint[] = [];
+      const cpuTotal = new Map<string, number>();
+      for (let t = 0; t < WINDOW; t += 10_000) {
+        const wob = ((t / 10_000) % 3) - 1;
+        const faulty = t >= FAULT;
+        const leak = faulty ? ((t - FAULT) / 1000) * leakBytesPerS : 0;
+        for (const svc of ['frontend', 'cart', 'ranking', 'features', 'model']) {
+          const own = svc === 'cart';
+          // The heap saws with collections; CPU time is a counter (as OTel's process.cpu.time),
+          // read as a rate in s/s, which has no natural scale to discount a swing by.
+          metrics.push({ ...gauge('process.memory.usage', svc, `${svc}-1`, '', T0 + t, 9e7 + wob * 6e6 + (own ? leak : 0)), unit: 'By' });
+          const cpu = (cpuTotal.get(svc) ?? 0) + 10 * ((own && faulty ? cpuAfter : 0.1) + wob * 0.002);
+          cpuTotal.set(svc, cpu);
+          metrics.push({ ...gauge('process.cpu.time', svc, `${svc}-1`, '', T0 + t, cpu), kind: 'counter', unit: 's' });
+        }
+      }
+      return metrics;
+    };
+    const leak = diagnose(snap(spans, metricsFor(2e5, 0.3)));
+    expect(leak.causes[0].service).toBe('cart');
+    expect(leak.causes[0].kind).toBe('memory');
+    const hog = diagnose(snap(spans, metricsFor(0, 0.6)));
+    expect(hog.causes[0].service).toBe('cart');
+    expect(hog.causes[0].kind).toBe('cpu');
+  });
+
   it('failed calls whose server spans have not arrived yet are not lost calls', () => {
     // A live diagnosis reads up to the newest data, and exporters send in batches: the callee's
     // spans of the last seconds may arrive after its callers'. Here model fails half its
