@@ -116,7 +116,10 @@ export function scoreMetrics(window: MetricPoint[], baseline: MetricPoint[] | un
     // (CPU seconds per second, utilization) moves by at least 1 % of a core: an idle process's
     // system time going 0 -> 0.3 % of a core is not a CPU change.
     const cpuShare = /utilization/.test(g.p.name) || (metricCategory(g.p.name) === 'cpu' && g.p.unit === 's/s');
-    const spread = Math.max(r.iqr, (r.max - r.min) / 4, 0.05 * Math.abs(r.median), cpuShare ? 0.01 : 1e-6);
+    // A whole-number gauge (requests in flight, queue depth) moves in steps of one: one step
+    // is its grain, so an idle service's in-flight 0 -> 1 is not "infinitely many spreads".
+    const counts = g.normal.every(([, v]) => Number.isInteger(v)) && afterVals.every(Number.isInteger);
+    const spread = Math.max(r.iqr, (r.max - r.min) / 4, 0.05 * Math.abs(r.median), cpuShare ? 0.01 : 1e-6, counts ? 1 : 0);
     // Drops count less than rises (BARO looks upward only). With five or more points after
     // the change, the second most deviating one is scored: a fault lasts, and one outlier
     // against a spread estimated from a few points is how noise becomes evidence.

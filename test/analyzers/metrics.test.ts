@@ -58,3 +58,14 @@ test('a limit that rises (V8 growing its heap as a process warms up) is a settin
   // The same shape on a usage series is evidence.
   expect(scoreMetrics(series('v8js.memory.heap.used'), undefined, 60_000)).toHaveLength(1);
 });
+
+test('a count gauge moving by one (a request in flight at the sample) is not evidence; a queue of five is', () => {
+  // Flat at 0 in normal times, a whole-number gauge can only move in steps of one: one step
+  // is the measurement's own grain, not a spread of zero crossed infinitely far.
+  const series = (after: number[]) =>
+    [0, 0, 0, 0, 0, 0, 0, 0, ...after].map((v, i): MetricPoint => ({ name: 'app.inflight', unit: '', kind: 'gauge', service: 'ranker', instance: 'ranker-1', host: 'h', labels: {}, timeMs: i * 2_000, value: v }));
+  expect(scoreMetrics(series([0, 1, 1, 0, 1]), undefined, 16_000)).toHaveLength(0);
+  const queue = scoreMetrics(series([4, 5, 6, 5, 5]), undefined, 16_000);
+  expect(queue).toHaveLength(1);
+  expect(queue[0].score).toBeGreaterThanOrEqual(5);
+});
