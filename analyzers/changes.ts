@@ -16,6 +16,8 @@ export interface ResourceChange {
   before: string;
   after: string;
   atMs: number; // first span start with the new value
+  /** Last time the old value was seen: the change happened in (sinceMs, atMs]. */
+  sinceMs?: number;
 }
 
 /**
@@ -69,7 +71,7 @@ export function resourceChanges(idx: SpanIndex, inWindow: (i: number) => boolean
       const [after, range] = values[values.length - 1];
       changes.push({
         service: idx.services.names[serviceOf[inst]], instance: idx.instances.names[inst], key,
-        before: values[values.length - 2][0], after, atMs: range[0],
+        before: values[values.length - 2][0], after, atMs: range[0], sinceMs: values[values.length - 2][1][1],
       });
     }
   }
@@ -99,7 +101,7 @@ export function metricChanges(metrics: MetricPoint[], fromMs: number, toMs: numb
     pts.sort((a, b) => a.timeMs - b.timeMs);
     for (let i = 1; i < pts.length; i++) {
       if (pts[i].value !== pts[i - 1].value) {
-        out.push({ service: pts[i].service, instance: pts[i].instance, key: pts[i].name, before: String(pts[i - 1].value), after: String(pts[i].value), atMs: pts[i].timeMs });
+        out.push({ service: pts[i].service, instance: pts[i].instance, key: pts[i].name, before: String(pts[i - 1].value), after: String(pts[i].value), atMs: pts[i].timeMs, sinceMs: pts[i - 1].timeMs });
         break; // the first step dates the change
       }
     }

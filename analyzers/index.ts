@@ -88,7 +88,9 @@ export function diagnose(snapshot: Snapshot, options: DiagnoseOptions = {}): Dia
     const initialAt = changeAtMs ?? -Infinity;
     setPhases(initialAt);
     const metricsFor = (at: number) => scoreMetrics(snapshot.metrics, hasBaseline && baseline!.metrics.length ? baseline!.metrics : undefined, at);
-    let result = localize(idx, phase, cut, metricsFor(initialAt), { changes });
+    // An onset is dated to about a bucket either way (2 s at the least).
+    const onsetAt = (at: number) => ({ atMs: at, toleranceMs: Math.max(2000, 2 * detection.bucketMs) });
+    let result = localize(idx, phase, cut, metricsFor(initialAt), { changes, onset: onsetAt(initialAt) });
     const { fromMs, toMs } = windowBounds(snapshot, idx, nBase);
     const refined = changeFromFlags(idx.svc, idx.start, result.anomalous, (i) => i >= nBase, idx.services.size, fromMs, toMs);
     if (refined) {
@@ -98,7 +100,7 @@ export function diagnose(snapshot: Snapshot, options: DiagnoseOptions = {}): Dia
       if (moved) {
         signals = signalsAt(snapshot, changeAtMs);
         setPhases(changeAtMs);
-        result = localize(idx, phase, cut, metricsFor(changeAtMs), { changes });
+        result = localize(idx, phase, cut, metricsFor(changeAtMs), { changes, onset: onsetAt(changeAtMs) });
       }
     }
     const top = result.ranked.slice(0, maxCauses);

@@ -269,7 +269,12 @@ function tailShift(normal: Float64Array, after: Float64Array): TailShift | undef
  */
 export function localize(
   idx: SpanIndex, phase: Uint8Array, cut: Uint8Array, metricScores: MetricSeriesScore[],
-  options: { flagsOnly?: boolean; changes?: ResourceChange[] } = {},
+  options: {
+    flagsOnly?: boolean;
+    changes?: ResourceChange[];
+    /** When the behaviour changed, and how closely that is known: a change event alone counts as much as it coincides with it. */
+    onset?: { atMs: number; toleranceMs: number };
+  } = {},
 ): LocalizeResult {
   const n = idx.n;
   const svcNames = idx.services.names;
@@ -802,12 +807,14 @@ export function localize(
   }
 
   // ---- change events: a new version/config of a service inside the window -----------------
-  // Worth something alone (the data says when it happened), more when the same service also
-  // shows other evidence.
+  // Worth something alone for its timing (the data says when it happened), so alone only as
+  // much as that timing matches the onset: a change well before it with no symptoms of the
+  // service's own (e.g. the push that ended an earlier fault) is not this fault's cause.
+  // More when the same service also shows other evidence.
   for (const c of options.changes ?? []) {
     const a = acc(c.service);
     const other = a.parts.latency + a.parts.errors + a.parts.edge + a.parts.structure + a.parts.metric;
-    a.parts.change = Math.max(a.parts.change, 0.6 + 0.4 * Math.min(1, other));
+    a.parts.change = Math.max(a.parts.change, 0.6 * coincidence(c, options.onset) + 0.4 * Math.min(1, other));
     if (/config|generation|revision/i.test(c.key)) a.configChanged = true;
     vote(a.instanceVotes, c.instance, 2);
     a.evidence.push({
@@ -904,6 +911,17 @@ function classify(a: Acc): FaultKind {
     if (/network|net|receive|transmit/.test(s)) return 'delay';
   }
   return 'unknown';
+}
+
+/**
+ * 1 when the change event's time range (last sighting of the old value to first of the new)
+ * is within the onset's tolerance, falling as tolerance / distance beyond it.
+ */
+function coincidence(c: ResourceChange, onset: { atMs: number; toleranceMs: number } | undefined): number {
+  if (!onset || !Number.isFinite(onset.atMs)) return 1;
+  const since = Math.min(c.sinceMs ?? c.atMs, c.atMs);
+  const distance = onset.atMs < since ? since - onset.atMs : onset.atMs > c.atMs ? onset.atMs - c.atMs : 0;
+  return Math.min(1, onset.toleranceMs / Math.max(onset.toleranceMs, distance));
 }
 
 /**

@@ -233,6 +233,29 @@ describe('diagnose: traps', () => {
     expect(hog.causes[0].kind).toBe('cpu');
   });
 
+  it('a configuration change long before the onset, with no symptoms of its own, does not outrank the fault', () => {
+    // model's config changed (a fix, or an unrelated push) 3 minutes before cart starts to
+    // leak; model's behaviour did not change. The change event alone is worth something only
+    // for its timing, and its timing does not match the onset. (The demo's case: the push
+    // that cleared a ranker fault, 12 s before a leak, named ranker/config.)
+    const spans = system((_f, at) => ({ modelRevision: at >= 3 * 60_000 ? 'r2' : 'r1' }));
+    const metrics: MetricPoint[] = [];
+    for (let t = 0; t < WINDOW; t += 10_000) {
+      const wob = ((t / 10_000) % 3) - 1;
+      // a moderate leak (+60 % over 4 minutes) on a heap that saws by +-7 %
+      const leak = t >= FAULT ? ((t - FAULT) / 1000) * 2.2e5 : 0;
+      for (const svc of ['frontend', 'cart', 'ranking', 'features', 'model'])
+        metrics.push({ ...gauge('process.memory.usage', svc, `${svc}-1`, '', T0 + t, 9e7 + wob * 6e6 + (svc === 'cart' ? leak : 0)), unit: 'By' });
+    }
+    // As the live watcher does: it found the leak's onset in the gauges and passes it on.
+    const d = diagnose(snap(spans, metrics), { changeAtMs: T0 + FAULT });
+    expect(d.causes[0].service).toBe('cart');
+    expect(d.causes[0].kind).toBe('memory');
+    // The event is still reported, as evidence of the service it belongs to.
+    const model = d.causes.find((c) => c.service === 'model');
+    expect(model?.evidence.some((e) => /config\.revision changed r1 -> r2/.test(e.title))).toBe(true);
+  });
+
   it('failed calls whose server spans have not arrived yet are not lost calls', () => {
     // A live diagnosis reads up to the newest data, and exporters send in batches: the callee's
     // spans of the last seconds may arrive after its callers'. Here model fails half its
