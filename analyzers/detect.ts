@@ -401,12 +401,14 @@ export function detectAnomaly(snapshot: Snapshot): AnomalyReport {
 
 /**
  * detectAnomaly over pre-aggregated buckets (the live watcher): the spans' change, else a
- * change of the resource gauges in [metricsFromMs ?? w.fromMs, w.toMs).
+ * change of the resource gauges inside the window [w.fromMs, w.toMs), judged against their
+ * points from metricsFromMs (default w.fromMs) on: a window that starts just after an earlier
+ * change holds too few gauge points before a new one to judge it by.
  */
 export function detectAnomalyInSeries(w: BucketedWindow, metrics: MetricPoint[], options: SeriesDetectOptions & MetricChangeOptions & { metricsFromMs?: number } = {}): ChangeDetection {
   const det = detectChangeInSeries(w, options);
   if (det.detected || metrics.length === 0 || options.forceChangeAtMs !== undefined) return det;
-  const mc = metricChange(metrics, options.metricsFromMs ?? w.fromMs, w.toMs, options);
+  const mc = metricChange(metrics, Math.min(options.metricsFromMs ?? w.fromMs, w.fromMs), w.toMs, { ...options, notBeforeMs: w.fromMs });
   if (!mc) return det;
   return { detected: true, changeAtMs: mc.changeAtMs, baselineSource: 'pre-change', signals: [], strength: mc.strength, bucketMs: det.bucketMs };
 }
@@ -494,6 +496,8 @@ export interface MetricChangeOptions {
    * floors only).
    */
   minUtilizationSpread?: number;
+  /** Only a change at or after this time counts; points before it are normal only. */
+  notBeforeMs?: number;
 }
 
 export function metricChange(metrics: MetricPoint[], fromMs: number, toMs: number, options: MetricChangeOptions = {}): { changeAtMs: number; strength: number } | undefined {
@@ -524,7 +528,7 @@ export function metricChange(metrics: MetricPoint[], fromMs: number, toMs: numbe
     for (let k = 1; k < nb; k++) {
       const at = fromMs + k * bucketMs;
       while (j < pts.length && pts[j][0] < at) j++;
-      if (j < MIN_BEFORE_POINTS || pts.length - j < 3) continue;
+      if (j < MIN_BEFORE_POINTS || pts.length - j < 3 || at < (options.notBeforeMs ?? -Infinity)) continue;
       const before = sortedCopy(vals.slice(0, j)), after = sortedCopy(vals.slice(j));
       const med = quantileSorted(before, 0.5);
       const iqr = quantileSorted(before, 0.75) - quantileSorted(before, 0.25);
@@ -547,6 +551,10 @@ export function metricChange(metrics: MetricPoint[], fromMs: number, toMs: numbe
       // side (in the change's direction) belong before it.
       let jj = bestJ;
       while (pts.length - jj > 3 && (bestUp ? vals[jj] - bestMed : bestMed - vals[jj]) <= 3 * bestSpread) jj++;
+      // With an earlier normal, a shift that began before notBeforeMs (an earlier fault's,
+      // still on) would show at the first allowed split: a new change has at least one
+      // unchanged point of its own window before it.
+      if (options.notBeforeMs !== undefined && (jj === 0 || pts[jj - 1][0] < options.notBeforeMs)) continue;
       const k = jj === bestJ ? bestK : Math.min(nb - 1, Math.floor((pts[jj - 1][0] - fromMs) / bucketMs) + 1);
       strength[k] += Math.min(METRIC_Z_CAP, best) - METRIC_Z;
     }

@@ -211,12 +211,16 @@ export function createWatcher(deps: WatcherDeps): Watcher {
       return undefined;
     }
     const w = aggregates.window(fromMs, toMs);
-    const metrics = store.queryMetrics({ fromMs: w.fromMs, toMs: w.toMs });
+    // The gauges' normal reaches back the whole detection window, not only to where the look
+    // starts (after the last change): a leak starting seconds after a diagnosed fault has
+    // only a point or two of its own window before it. Only a change inside the look counts.
+    const metricsFromMs = Math.max(Math.ceil(range.fromMs / bucketMs) * bucketMs, toMs - config.windowMs);
+    const metrics = store.queryMetrics({ fromMs: Math.min(metricsFromMs, w.fromMs), toMs: w.toMs });
     if (w.series.length === 0 && metrics.length === 0) {
       done({ outcome: 'quiet', series: 0, window: { fromMs, toMs } });
       return undefined;
     }
-    const detectOptions = { minAfterBuckets, bucketVariance: config.bucketVariance ?? true, minUtilizationSpread: 0.02 };
+    const detectOptions = { minAfterBuckets, bucketVariance: config.bucketVariance ?? true, minUtilizationSpread: 0.02, metricsFromMs };
     let det: ChangeDetection = detectAnomalyInSeries(w, metrics, detectOptions);
     // A change the last look did not find cannot be older than minAfterBuckets before that
     // look's end. A split dated earlier (a drift before a step pulls it back) is read again
@@ -295,6 +299,10 @@ export function createWatcher(deps: WatcherDeps): Watcher {
     const diagFromMs = w.fromMs;
     const snapshot = store.sampledSnapshot(diagFromMs, w.toMs, maxDiagnosisSpans);
     const { sampled, ...snap } = snapshot;
+    // The gauges need some normal before the change to be judged by; when the look started
+    // just before it (after the last change), give them up to 10 buckets of it.
+    const gaugesFromMs = Math.max(metricsFromMs, changeKey - 10 * bucketMs);
+    if (gaugesFromMs < diagFromMs) snap.metrics = store.queryMetrics({ fromMs: gaugesFromMs, toMs: w.toMs });
     // The change this look found is the one to diagnose: searched for again in the window,
     // the split could land on an earlier change in it (the previous fault's recovery).
     const diagnosis = diagnose(snap, { id: newId('dg'), nowMs: Date.now(), changeAtMs: report.changeAtMs });

@@ -192,6 +192,44 @@ test("recorded: a leak right after another fault's recovery is found from the ga
   expect(answer!.atMs - injectedAtMs).toBeLessThanOrEqual(12_000);
 });
 
+test('a leak seen only in the gauges, starting seconds after another fault was diagnosed, is found within seconds', async () => {
+  // api starts failing at 60 s and keeps failing; db starts leaking at 66 s. After the first
+  // diagnosis a look's window starts after that change, so only ~2 gauge points (every 2 s)
+  // lie before the leak there: too few to judge a gauge by. The gauges' normal may reach
+  // back the whole detection window; only a change inside the look's window counts.
+  const spans = traffic(120, 20, (t) => (t >= 60 ? { apiErrors: 0.3 } : {}));
+  const metrics: MetricPoint[] = [];
+  for (let t = 0; t < 120_000; t += 2000) {
+    const saw = ((t / 2000) % 4) * 1e6; // a heap saws between collections
+    for (const svc of ['frontend', 'api', 'db']) {
+      const leak = svc === 'db' && t >= 66_000 ? ((t - 66_000) / 1000) * 8e6 : 0;
+      metrics.push({ ...gauge('v8js.memory.heap.used', svc, `${svc}-1`, '', T0 + t, 3e7 + saw + leak), unit: 'By' });
+    }
+  }
+  const { found } = await replay(spans, {}, undefined, undefined, metrics);
+  expect(found.map((f) => ({ top: f.top, kind: f.kind }))).toEqual([
+    { top: 'api', kind: 'error' },
+    { top: 'db', kind: 'memory' },
+  ]);
+  expect(found[1].changeAtS).toBeGreaterThanOrEqual(64);
+  expect(found[1].atS - 66).toBeLessThanOrEqual(12);
+});
+
+test('a gauge shift that is still on after its diagnosis is not found again by the longer gauge normal', async () => {
+  // db's heap steps up at 60 s and stays up (seen only in the gauges). Judged against the
+  // whole window, every later look would see the step at its own first bucket; it is the
+  // same, diagnosed change, not a new one each look.
+  const spans = traffic(150, 20, () => ({}));
+  const metrics: MetricPoint[] = [];
+  for (let t = 0; t < 150_000; t += 2000) {
+    const saw = ((t / 2000) % 4) * 1e6;
+    for (const svc of ['frontend', 'api', 'db']) metrics.push({ ...gauge('v8js.memory.heap.used', svc, `${svc}-1`, '', T0 + t, 3e7 + saw + (svc === 'db' && t >= 60_000 ? 1.2e8 : 0)), unit: 'By' });
+  }
+  const { found } = await replay(spans, {}, undefined, undefined, metrics);
+  expect(found.map((f) => f.top)).toEqual(['db']);
+  expect(Math.abs(found[0].changeAtS - 60)).toBeLessThanOrEqual(5);
+});
+
 test('a look reads aggregates only; spans are materialized once, to diagnose, and bounded', async () => {
   class CountingStore extends TelemetryStore {
     calls = { snapshot: 0, querySpans: 0, sampled: [] as number[] };
@@ -295,4 +333,22 @@ test('a resource change is dated at its first changed point, not where a tight s
   // Between the last unchanged point (stepAtMs − 1.9 s) and the first changed one (+0.1 s), to the bucket.
   expect(mc!.changeAtMs).toBeGreaterThanOrEqual(stepAtMs - 2000);
   expect(mc!.changeAtMs).toBeLessThanOrEqual(stepAtMs + 100);
+});
+
+test('judged against an earlier normal, a shift already on when the look starts is not a change of the look; one inside it is', () => {
+  const cpu = (f: (i: number) => number) => Array.from({ length: 30 }, (_, i) => gauge('process.cpu.utilization', 'svc', 'svc-1', 'h', T0 + i * 2000 + 100, f(i)));
+  const base = (i: number) => 0.1 + 0.005 * (i % 3);
+  // Stepped at point 15 (30.1 s), the look's first point (the look starts at 30 s, a bucket
+  // after the last change it found): the watcher's looks date one change to the bucket, so
+  // this is that change still on, seen in another series, not a new one.
+  const old = cpu((i) => (i < 15 ? base(i) : 0.6));
+  expect(metricChange(old, T0, T0 + 60_000)).toBeDefined();
+  expect(metricChange(old, T0, T0 + 60_000, { notBeforeMs: T0 + 30_000 })).toBeUndefined();
+  // Stepped at point 10 (20 s): the before side holds changed points, too wide to judge by.
+  expect(metricChange(cpu((i) => (i < 10 ? base(i) : 0.6)), T0, T0 + 60_000, { notBeforeMs: T0 + 30_000 })).toBeUndefined();
+  // Stepped at point 20 (40 s), inside the look, with 5 of its own points before.
+  const fresh = cpu((i) => (i < 20 ? base(i) : 0.6));
+  const mc = metricChange(fresh, T0, T0 + 60_000, { notBeforeMs: T0 + 30_000 });
+  expect(mc).toBeDefined();
+  expect(Math.abs(mc!.changeAtMs - (T0 + 40_000))).toBeLessThanOrEqual(2000);
 });
