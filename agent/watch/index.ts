@@ -302,7 +302,7 @@ export function createWatcher(deps: WatcherDeps): Watcher {
     // The gauges need some normal before the change to be judged by; when the look started
     // just before it (after the last change), give them up to 10 buckets of it.
     const gaugesFromMs = Math.max(metricsFromMs, changeKey - 10 * bucketMs);
-    if (gaugesFromMs < diagFromMs) snap.metrics = store.queryMetrics({ fromMs: gaugesFromMs, toMs: w.toMs });
+    if (gaugesFromMs < diagFromMs) snap.metrics = metrics.filter((p) => p.timeMs >= gaugesFromMs);
     // The change this look found is the one to diagnose: searched for again in the window,
     // the split could land on an earlier change in it (the previous fault's recovery).
     const diagnosis = diagnose(snap, { id: newId('dg'), nowMs: Date.now(), changeAtMs: report.changeAtMs });
