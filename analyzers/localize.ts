@@ -490,9 +490,8 @@ export function localize(
     // as lost only if the callee has reported something that ended later, or has been silent
     // for longer than exporters lag (a dead callee).
     const newest = newestEnds(idx);
-    const svcIds = new Map(svcNames.map((name, k) => [name, k]));
     const mayBeInFlight = (i: number, callee: string): boolean => {
-      const k = svcIds.get(callee); // undefined: an uninstrumented peer, which never reports
+      const k = idx.services.ids.get(callee); // undefined: an uninstrumented peer, which never reports
       if (k === undefined) return false;
       const calleeNewest = newest.bySvc[k];
       return idx.start[i] + idx.dur[i] > calleeNewest && newest.all - calleeNewest < EXPORT_LAG_MS;
