@@ -192,20 +192,23 @@ test("recorded: a leak right after another fault's recovery is found from the ga
   expect(answer!.atMs - injectedAtMs).toBeLessThanOrEqual(12_000);
 });
 
+/** V8 heap gauges of frontend, api and db every 2 s for `seconds`: ~30 MB sawing between collections, plus `extra(service, ms)`. */
+function heapGauges(seconds: number, extra: (service: string, ms: number) => number): MetricPoint[] {
+  const out: MetricPoint[] = [];
+  for (let t = 0; t < seconds * 1000; t += 2000) {
+    const saw = ((t / 2000) % 4) * 1e6;
+    for (const svc of ['frontend', 'api', 'db']) out.push({ ...gauge('v8js.memory.heap.used', svc, `${svc}-1`, '', T0 + t, 3e7 + saw + extra(svc, t)), unit: 'By' });
+  }
+  return out;
+}
+
 test('a leak seen only in the gauges, starting seconds after another fault was diagnosed, is found within seconds', async () => {
   // api starts failing at 60 s and keeps failing; db starts leaking at 66 s. After the first
   // diagnosis a look's window starts after that change, so only ~2 gauge points (every 2 s)
   // lie before the leak there: too few to judge a gauge by. The gauges' normal may reach
   // back the whole detection window; only a change inside the look's window counts.
   const spans = traffic(120, 20, (t) => (t >= 60 ? { apiErrors: 0.3 } : {}));
-  const metrics: MetricPoint[] = [];
-  for (let t = 0; t < 120_000; t += 2000) {
-    const saw = ((t / 2000) % 4) * 1e6; // a heap saws between collections
-    for (const svc of ['frontend', 'api', 'db']) {
-      const leak = svc === 'db' && t >= 66_000 ? ((t - 66_000) / 1000) * 8e6 : 0;
-      metrics.push({ ...gauge('v8js.memory.heap.used', svc, `${svc}-1`, '', T0 + t, 3e7 + saw + leak), unit: 'By' });
-    }
-  }
+  const metrics = heapGauges(120, (svc, t) => (svc === 'db' && t >= 66_000 ? ((t - 66_000) / 1000) * 8e6 : 0));
   const { found } = await replay(spans, {}, undefined, undefined, metrics);
   expect(found.map((f) => ({ top: f.top, kind: f.kind }))).toEqual([
     { top: 'api', kind: 'error' },
@@ -220,11 +223,7 @@ test('a gauge shift that is still on after its diagnosis is not found again by t
   // whole window, every later look would see the step at its own first bucket; it is the
   // same, diagnosed change, not a new one each look.
   const spans = traffic(150, 20, () => ({}));
-  const metrics: MetricPoint[] = [];
-  for (let t = 0; t < 150_000; t += 2000) {
-    const saw = ((t / 2000) % 4) * 1e6;
-    for (const svc of ['frontend', 'api', 'db']) metrics.push({ ...gauge('v8js.memory.heap.used', svc, `${svc}-1`, '', T0 + t, 3e7 + saw + (svc === 'db' && t >= 60_000 ? 1.2e8 : 0)), unit: 'By' });
-  }
+  const metrics = heapGauges(150, (svc, t) => (svc === 'db' && t >= 60_000 ? 1.2e8 : 0));
   const { found } = await replay(spans, {}, undefined, undefined, metrics);
   expect(found.map((f) => f.top)).toEqual(['db']);
   expect(Math.abs(found[0].changeAtS - 60)).toBeLessThanOrEqual(5);
