@@ -139,6 +139,10 @@ function factorize(x: number[][], y: Float64Array, h: GpHyper, pointNoise?: Floa
   return undefined;
 }
 
+/** Log-normal prior of each length scale (inputs in [0, 1]): median and sd of its log. */
+const LENGTHSCALE_PRIOR_MEDIAN = 0.4;
+const LENGTHSCALE_PRIOR_LOG_SD = 0.8;
+
 function defaultHyper(dims: number): GpHyper {
   return { lengthscales: new Array<number>(dims).fill(0.4), signalVar: 1, noiseVar: 0.01 };
 }
@@ -193,10 +197,15 @@ export class GaussianProcess {
       for (let i = 0; i < n; i++) q += ys[i] * f.alpha[i];
       return -0.5 * q - 0.5 * f.logDet - 0.5 * n * LOG_2PI;
     };
-    // Weak priors keep a handful of points from driving length scales to the bounds.
+    // Priors keep a handful of points from driving length scales to the bounds. The length
+    // scales' is log-normal around 0.4 with sd 0.8 (a factor 2.2; 1.2 until session 7): with
+    // 7-20 readings at ±4 % the weaker prior let the fit pick a short length scale that made
+    // one lucky reading a local dip, which the acquisition then chased (the cache simulator's
+    // share within 5 % over 120 seeds: 0.50/0.50/0.69 -> 0.64/0.52/0.76 at 300/1500/4000 rps;
+    // the batching server's 500 rps 0.85 -> 0.75; docs/tuner.md).
     const logPrior = (t: number[]): number => {
       let p = 0;
-      for (let d = 0; d < dims; d++) p -= 0.5 * ((t[d] - Math.log(0.4)) / 1.2) ** 2;
+      for (let d = 0; d < dims; d++) p -= 0.5 * ((t[d] - Math.log(LENGTHSCALE_PRIOR_MEDIAN)) / LENGTHSCALE_PRIOR_LOG_SD) ** 2;
       p -= 0.5 * (t[dims] / 1.5) ** 2;
       p -= 0.5 * ((t[dims + 1] - Math.log(0.01)) / 2.5) ** 2;
       if (linear) p -= 0.5 * ((t[dims + 2] - Math.log(0.1)) / 2) ** 2;

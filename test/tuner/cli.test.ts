@@ -16,6 +16,22 @@ function run(args: string[], timeoutMs = 60_000): Promise<{ code: number; stdout
   });
 }
 
+describe('faultline tune simulate (the issue\'s benchmark command)', () => {
+  it('the cache-backed service gets within 5 % of its optimum in most of 20 seeds at every load, with far fewer unsafe trials than random search', async () => {
+    // A child process, as a user runs it: inside Jest's module sandbox the simulator's numeric
+    // loops run ~7× slower. Deterministic for the seed set. Until session 7 the shares were
+    // 0.40 / 0.40 / 0.80; docs/tuner.md (Figures) has the 120-seed means.
+    const r = await run(['tune', 'simulate', '--seeds', '20', '--scenario', 'cache-backed', '--json'], 120_000);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { regime: string; withinFivePercent: number; unsafeTrials: number; randomSearchUnsafeTrials: number });
+    expect(lines.map((l) => l.regime)).toEqual(['300rps-zipf0.9', '1500rps-zipf0.9', '4000rps-zipf1.1']);
+    for (const l of lines) {
+      expect(l.withinFivePercent).toBeGreaterThan(0.5);
+      expect(l.unsafeTrials).toBeLessThan(l.randomSearchUnsafeTrials / 3);
+    }
+  }, 150_000);
+});
+
 describe('faultline tune (CLI)', () => {
   let admin: AdminInstance | undefined;
   let app: http.Server | undefined;
