@@ -77,9 +77,9 @@ export interface OptimizerOptions {
   trustRegion?: { initial?: number; min?: number; max?: number };
   /**
    * √β of the safety filter μ_g + √β·σ_g ≤ limit (default 1.5; it was 2 until session 7:
-   * with the constraint floor below, 1.5 raised the cache scenario's share within 5 % at
-   * 300 rps from 0.55 to 0.67 over 60 seeds at ~1.3 unsafe trials per 20, against random
-   * search's ~7; docs/tuner.md, Figures).
+   * with the design anchor and the constraint floor, 1.5 raised the cache scenario's share
+   * within 5 % over 60 seeds from 0.53/0.33/0.68 to 0.57/0.48/0.70 at 300/1500/4000 rps, at
+   * ~1.3 unsafe trials per 20 against random search's ~7; docs/tuner.md, Figures).
    */
   safetySd?: number;
   /**
@@ -386,9 +386,9 @@ export class RegimeOptimizer {
       const w = limitConfig(knobs, current, this.warm.shift() as Config).config;
       if (!tried.has(this.space.key(w)) && admissible(w)) return { config: w, reason: 'warm-start', predicted: this.predict(w) };
     }
-    // Local initial design: one full step per numeric knob (random direction) from the
-    // config in effect, so the GP sees the local slope of every knob before it extrapolates;
-    // on plateaus with a cliff just beyond the trust region this is what finds the cliff.
+    // Local initial design: one full step down and one up per numeric knob, so the GP sees the
+    // local slope of every knob before it extrapolates; on plateaus with a cliff just beyond
+    // the trust region this is what finds the cliff (step-limited from the config in effect).
     // Every step is taken from one anchor, the config the design started at, so each step
     // differs from it in one knob only: when the anchor followed the incumbent, a noisy
     // reading moved it (the cache: the timeout's step taken at the smaller cache a lucky
