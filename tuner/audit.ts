@@ -56,6 +56,8 @@ export interface TunerAuditRecord {
   stages?: Array<{ instances: string[]; baseline: string[] | 'before'; failed: string[]; stats?: unknown }>;
   /** The analytic utilisation pre-check (ρ = λ·service time / concurrency) of the requested config. */
   precheck?: { rho: number; max: number; ratePerS: number; serviceTimeMs: number; concurrency: number };
+  /** Wait after each stage's change before its window (evaluation.settleMs or the changed knobs' own settle). */
+  settleMs?: number;
 }
 
 export interface AuditFilter {

@@ -14,6 +14,19 @@ const knobSchema = z.object({
   log: z.boolean().optional(),
   maxStep: z.number().positive().optional(),
   default: z.union([z.number(), z.string()]),
+  /**
+   * How long after this knob changes its effect takes to show (a resized cache filling), in
+   * ms: a trial waits the longest of these and evaluation.settleMs before its window.
+   */
+  settleMs: z.number().min(0).optional(),
+  /**
+   * The knob is a time-to-live in units of this many ms (1 for ms, 1000 for s): entries written
+   * under the old value live on for it, so a change shows fully only after max(old, new) of it,
+   * which the trial waits for (capped by maxSettleMs).
+   */
+  ttlUnitMs: z.number().positive().optional(),
+  /** Cap of the TTL-derived wait (default 10 min). */
+  maxSettleMs: z.number().positive().optional(),
 });
 
 const applierSchema = z.discriminatedUnion('kind', [

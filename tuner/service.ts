@@ -12,6 +12,7 @@ import type { TunerConfig } from './config';
 import { measureWindow, type MeasureQuery, type WindowMeasurement } from './measure';
 import { RegimeOptimizer, type ConstraintSpec, type Observation, type ProposalReason, type Transform } from './optimizer';
 import { RegimeDetector, regimeDistance, type Regime } from './regime';
+import { settleAfterChange } from './settle';
 import { limitConfig, type Config, type KnobSpec } from './space';
 import { compareCanary, twoProportionGreater } from './stats';
 
@@ -121,6 +122,8 @@ export class TunerService {
   private killSwitch = false;
   private trialRunning = false;
   private lastChangeMs = Number.NEGATIVE_INFINITY;
+  /** How long the last change needs before a window measures it (tuner/settle.ts). */
+  private lastChangeSettleMs = 0;
   private lastRate?: number;
   private pinned?: Config;
   private seq = 0;
@@ -291,7 +294,7 @@ export class TunerService {
     // improvement from a lucky reading. A window is told only when it is all one config
     // (after the last change has settled) and overlaps no window told before.
     const windowStart = now - this.config.evaluation.windowMs;
-    const settled = windowStart >= this.lastChangeMs + this.config.evaluation.settleMs;
+    const settled = windowStart >= this.lastChangeMs + Math.max(this.config.evaluation.settleMs, this.lastChangeSettleMs);
     const fresh = st.toldUntilMs === undefined || windowStart >= st.toldUntilMs;
     if (m.requests >= this.config.evaluation.minRequests && (st.lastToldKey !== key || (settled && fresh))) {
       st.optimizer.tell(this.observation(current, m));
@@ -299,12 +302,19 @@ export class TunerService {
       st.toldUntilMs = now;
     }
     if (this.killSwitch) return { regime: regime.key, note: 'kill switch on' };
+    // A trial's baseline is the window before it: no trial starts until that window is all
+    // settled (a reverted TTL or cache size takes a while to show again; tuner/settle.ts).
+    const settling =
+      this.lastChangeSettleMs > this.config.evaluation.settleMs && windowStart < this.lastChangeMs + this.lastChangeSettleMs
+        ? { regime: regime.key, note: `the last change settles until ${new Date(this.lastChangeMs + this.lastChangeSettleMs + this.config.evaluation.windowMs).toISOString()}` }
+        : undefined;
     const open = [...this.suggestionsById.values()].find((s) => s.status === 'open' && s.regime === regime.key);
     if (open) {
       const sameBase = st.optimizer.space.key(open.current) === key;
       // Held for a human (first change of the regime) but the regime has been unlocked since:
       // auto mode runs it now.
       if (sameBase && this.mode === 'auto' && this.autoMayAct(st) && this.insideEnvelope(open.config, current).ok) {
+        if (settling) return { ...settling, suggestion: open };
         const trial = await this.runSuggestion(open, 'auto');
         return { regime: regime.key, suggestion: open, trial };
       }
@@ -312,6 +322,7 @@ export class TunerService {
       open.status = 'superseded'; // made for a config that is no longer in effect
     }
     if (now - this.lastChangeMs < this.config.guardrails.minIntervalMs) return { regime: regime.key, note: 'minimum interval between changes' };
+    if (settling) return settling;
     const suggestion = this.suggest(st, current, m);
     if (!suggestion) return { regime: regime.key, note: 'current configuration is the best known for this regime' };
     if (this.mode === 'auto' && this.insideEnvelope(suggestion.config, current).ok && this.autoMayAct(st)) {
@@ -463,7 +474,8 @@ export class TunerService {
         if (!env.ok) return this.refuse(`outside the approved envelope: ${env.reason}`, why, { previous, requested: config, limited });
         if (!this.autoMayAct(st)) return this.refuse(`first change in regime ${st?.regime.key ?? 'unknown'} needs a human approval`, why, { previous, requested: config, limited });
       }
-      const { windowMs, settleMs } = this.config.evaluation;
+      const { windowMs } = this.config.evaluation;
+      const settleMs = settleAfterChange(this.config.knobs, previous, config, this.config.evaluation.settleMs);
       const t0 = this.clock();
       const before = await this.measure(t0 - windowMs, t0, rest.length ? rest : undefined, true);
       const precheck = this.precheck(config, before.ratePerS / Math.max(1, rest.length || 1));
@@ -534,7 +546,7 @@ export class TunerService {
           result = { failed: [`apply to ${newly.join(', ')} failed: ${(e as Error).message}`], m: result?.m ?? before, all: result?.all ?? before };
           break;
         }
-        this.lastChangeMs = this.clock();
+        this.markChange(settleMs);
         result = await stage(cohort);
         canaryWindow ??= result.m;
         if (this.killSwitch) return this.finish('rolled-back', 'kill switch pressed during the trial (already reverted)', why, { previous, requested: config, limited, applied, instances, canary, before: summary(before), after: summary(result.m), stages });
@@ -554,11 +566,12 @@ export class TunerService {
         after: summary(res.m, this.objectiveOf(effective, res.m)),
         stages,
         precheck,
+        settleMs,
       };
       if (res.failed.length) {
         const touched = Object.keys(applied);
         const reverted = await this.applyAll(touched, previous).catch((e: Error) => ({ error: { message: e.message } }) as unknown as Record<string, Config>);
-        this.lastChangeMs = this.clock();
+        this.markChange(settleMs);
         const regimeChanged = res.failed.some((f) => f.startsWith('regime changed'));
         // A regime change says nothing about the config: discard instead of learning from it.
         if (st && !regimeChanged) st.optimizer.tell(this.observation(effective, res.m, true));
@@ -648,7 +661,7 @@ export class TunerService {
     const instances = this.deps.applier.instances();
     const current = this.knobsOnly(await this.deps.applier.read(instances[0]));
     const applied = await this.applyAll(instances, last.previous);
-    this.lastChangeMs = this.clock();
+    this.markChange(settleAfterChange(this.config.knobs, current, last.previous, this.config.evaluation.settleMs));
     const rec = this.record({ kind: 'rollback', actor, reason, previous: current, requested: last.previous, applied, instances, verdict: 'rolled-back' });
     return { verdict: 'rolled-back', reason, record: rec };
   }
@@ -668,8 +681,13 @@ export class TunerService {
     } catch (e) {
       note = ` (revert failed: ${(e as Error).message})`;
     }
-    this.lastChangeMs = this.clock();
+    this.markChange(settleAfterChange(this.config.knobs, current, this.pinned as Config, this.config.evaluation.settleMs));
     return { killSwitch: true, record: this.record({ kind: 'kill-switch', actor, reason: reason + note, previous: current, requested: this.pinned, applied, instances, verdict: 'rolled-back' }) };
+  }
+
+  private markChange(settleMs: number): void {
+    this.lastChangeMs = this.clock();
+    this.lastChangeSettleMs = settleMs;
   }
 
   // ---------------------------------------------------------------- audit
