@@ -6,6 +6,10 @@
 //
 //   npx tsx demo/tune-landscape.ts --loads 10,40 --measure-sec 20 --repeats 1
 //   (add --device accelerator --model-cost 6,0.06 --store-cost 3,0.25,1 for bench:tune's service models)
+//
+// A cache TTL's effect shows only once the entries written under the previous TTL have expired
+// (the feature store fixes expiry at write): to compare TTLs give --settle-sec at least the
+// longer of two neighbouring TTLs, in ascending order (e.g. --settle-sec 150 for 11 s .. 75 s).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
