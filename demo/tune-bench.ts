@@ -147,8 +147,10 @@ async function measure(load: LoadGenerator, fl: RunningFaultline): Promise<Measu
 
 async function setMode(t: Tuned, mode: 'auto' | 'approve'): Promise<void> {
   await api(t, 'POST', '/api/v1/tuner/mode', { mode, actor: 'bench-operator' });
-  // a trial already running finishes under its own guardrails
-  for (let i = 0; i < 120; i++) {
+  // a trial already running finishes under its own guardrails (two stages, each a settle of up
+  // to the TTL's cap plus a window that may be extended to 3×)
+  const waitS = Math.ceil((2 * (Math.max(SIZE_SETTLE_MS, TTL_SETTLE_MAX_MS) + 3 * WINDOW)) / 1000) + 60;
+  for (let i = 0; i < waitS; i++) {
     const r = await api<{ trialRunning: boolean }>(t, 'GET', '/api/v1/tuner/regime');
     if (!r.trialRunning) return;
     await sleep(1000);
