@@ -90,7 +90,7 @@ export interface OptimizerOptions {
    */
   constraintFloor?: number;
   candidates?: number;
-  /** Probe each numeric knob with one full step after the baseline (default false: in the 8-seed ablation it did not raise the share within 5 % and added blind, sometimes unsafe steps). */
+  /** Probe each numeric knob with a full step after the baseline: 'both' (the default since commit 0aae0c6) one step down and one up, true one step in a random direction, false none. */
   localDesign?: boolean | 'both';
   /** Keep the incumbent unless a point's posterior mean beats it by this many sds of the difference (default 0 = off: in the cache ablation it did not help). */
   switchSd?: number;

@@ -122,8 +122,8 @@ export class TunerService {
   private killSwitch = false;
   private trialRunning = false;
   private lastChangeMs = Number.NEGATIVE_INFINITY;
-  /** How long the last change needs before a window measures it (tuner/settle.ts). */
-  private lastChangeSettleMs = 0;
+  /** How long the last change needs before a window measures it (tuner/settle.ts; ≥ evaluation.settleMs). */
+  private lastChangeSettleMs: number;
   private lastRate?: number;
   private pinned?: Config;
   private seq = 0;
@@ -134,6 +134,7 @@ export class TunerService {
     this.config = deps.config;
     this.knobs = deps.config.knobs as KnobSpec[];
     this.mode = deps.config.mode;
+    this.lastChangeSettleMs = deps.config.evaluation.settleMs;
     this.constraints = deps.config.objective.constraints.map((c) => ({ name: c.metric, max: c.max, transform: CONSTRAINT_TRANSFORM[c.metric] }));
     this.detector = new RegimeDetector(deps.config.regimes);
     this.clock = deps.clock ?? Date.now;
@@ -294,7 +295,7 @@ export class TunerService {
     // improvement from a lucky reading. A window is told only when it is all one config
     // (after the last change has settled) and overlaps no window told before.
     const windowStart = now - this.config.evaluation.windowMs;
-    const settled = windowStart >= this.lastChangeMs + Math.max(this.config.evaluation.settleMs, this.lastChangeSettleMs);
+    const settled = windowStart >= this.lastChangeMs + this.lastChangeSettleMs;
     const fresh = st.toldUntilMs === undefined || windowStart >= st.toldUntilMs;
     if (m.requests >= this.config.evaluation.minRequests && (st.lastToldKey !== key || (settled && fresh))) {
       st.optimizer.tell(this.observation(current, m));
@@ -302,10 +303,11 @@ export class TunerService {
       st.toldUntilMs = now;
     }
     if (this.killSwitch) return { regime: regime.key, note: 'kill switch on' };
-    // A trial's baseline is the window before it: no trial starts until that window is all
-    // settled (a reverted TTL or cache size takes a while to show again; tuner/settle.ts).
+    // A trial's baseline is the window before it: when a knob's own settle is longer than the
+    // evaluation's, no trial starts until that window is all settled (a reverted TTL or cache
+    // size takes a while to show again; tuner/settle.ts).
     const settling =
-      this.lastChangeSettleMs > this.config.evaluation.settleMs && windowStart < this.lastChangeMs + this.lastChangeSettleMs
+      !settled && this.lastChangeSettleMs > this.config.evaluation.settleMs
         ? { regime: regime.key, note: `the last change settles until ${new Date(this.lastChangeMs + this.lastChangeSettleMs + this.config.evaluation.windowMs).toISOString()}` }
         : undefined;
     const open = [...this.suggestionsById.values()].find((s) => s.status === 'open' && s.regime === regime.key);

@@ -4,14 +4,11 @@
 // read 14 ms on the demo's feature store, 27 ms once the old entries were gone; docs/tuner.md).
 // Measured too early, the tuner credits a later trial with the earlier change's effect.
 
+import type { TunerConfig } from './config';
 import type { Config } from './space';
 
-export interface KnobSettle {
-  name: string;
-  settleMs?: number;
-  ttlUnitMs?: number;
-  maxSettleMs?: number;
-}
+/** A knob's settle fields, as configured (tuner/config.ts). */
+export type KnobSettle = Pick<TunerConfig['knobs'][number], 'name' | 'settleMs' | 'ttlUnitMs' | 'maxSettleMs'>;
 
 const DEFAULT_MAX_TTL_SETTLE_MS = 600_000;
 
